@@ -1,0 +1,112 @@
+"""Text files (text extracted from government PDFs) -> grid rows.
+
+Handles UTF-8 (with or without BOM), UTF-16 and GBK/GB18030 via
+charset-normalizer, and three cell separators: tabs, pipes (``|``/``｜``)
+and runs of two or more spaces.  A file written one cell per line gives
+one-cell rows; ``indexer.layout`` rebuilds rows from those.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.grid import Cell, GridRow
+from indexer.model import IngestError
+from indexer.normalize import clean_cell
+
+log = logging.getLogger(__name__)
+
+_PIPE_RE = re.compile(r"\s*[|｜]\s*")
+_MULTISPACE_RE = re.compile(r"(?:\s{2,}|\u3000+)")
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str
+
+
+def decode_bytes(data: bytes, file: str) -> DecodedText:
+    """Decode text bytes, detecting UTF-8/UTF-16/GB18030; raise IngestError on binary data."""
+    if not data.strip():
+        raise IngestError(file, "文件为空，没有可读取的内容")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return DecodedText(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return DecodedText(data.decode("utf-16"), "utf-16")
+    if b"\x00" in data[:4096]:
+        raise IngestError(file, "不是文本文件（含有二进制数据），无法读取；支持的格式为 .txt、.pdf、.xlsx")
+    try:
+        return DecodedText(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return DecodedText(data.decode("gb18030"), "gb18030")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise IngestError(file, "无法识别文本编码（不是 UTF-8 或 GBK/GB18030），可能是二进制文件")
+    text = str(best)
+    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\r\n"))
+    if bad > max(5, len(text) // 50):
+        raise IngestError(file, "文件内容无法解码为文本，可能已损坏或是二进制文件")
+    return DecodedText(text, best.encoding)
+
+
+def detect_separator(lines: list[str]) -> str:
+    """The file's cell separator: ``tab``, ``pipe``, ``space`` or ``line`` (one cell per line)."""
+    counts = {
+        "tab": sum(1 for ln in lines if "\t" in ln),
+        "pipe": sum(1 for ln in lines if "|" in ln or "｜" in ln),
+        "space": sum(1 for ln in lines if _MULTISPACE_RE.search(ln.strip())),
+    }
+    for mode in ("tab", "pipe", "space"):
+        if counts[mode] >= 3 or (counts[mode] and counts[mode] >= len(lines) // 4):
+            return mode
+    return "line"
+
+
+def split_cells(line: str, mode: str = "tab") -> list[str]:
+    """Split one physical line into raw cells."""
+    if mode == "tab":
+        return line.split("\t")
+    stripped = line.strip()
+    if mode == "pipe" and ("|" in stripped or "｜" in stripped):
+        parts = _PIPE_RE.split(stripped)
+        if parts and parts[0] == "":
+            parts = parts[1:]
+        if parts and parts[-1] == "":
+            parts = parts[:-1]
+        return parts
+    if mode == "space" and _MULTISPACE_RE.search(stripped):
+        return _MULTISPACE_RE.split(stripped)
+    return [line]
+
+
+def rows_from_text(text: str) -> list[GridRow]:
+    rows: list[GridRow] = []
+    lines = text.splitlines()
+    mode = detect_separator([ln for ln in lines if ln.strip()])
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        cells = tuple(Cell(clean_cell(c), line=lineno) for c in split_cells(line, mode))
+        if not any(c.text for c in cells):
+            continue
+        rows.append(GridRow(cells=cells, line=lineno))
+    return rows
+
+
+def extract_text(path: Path) -> tuple[list[GridRow], DecodedText]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(path.name, f"无法读取文件：{exc.strerror or exc}") from exc
+    decoded = decode_bytes(data, path.name)
+    return rows_from_text(decoded.text), decoded

@@ -1,0 +1,399 @@
+"""The self-describing index directory.
+
+Layout::
+
+    index/
+      manifest.json          format version, package versions, per-file hashes,
+                             the current generation's file names (db, vectors, bm25)
+      docs-<gen>.sqlite      documents, tables and indicator rows
+      ...                    search artefacts written by ``search`` (see manifest["artifacts"])
+
+Every write creates files for a new generation next to the old ones and then
+atomically replaces ``manifest.json`` (``os.replace``).  A crash or ``kill -9``
+at any point leaves the previous manifest and the files it names untouched, so
+the previous index stays loadable.  Files no manifest refers to are removed
+on the next successful write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from indexer.model import (
+    Document,
+    ExpenseLine,
+    IndicatorRow,
+    SourceRef,
+    Table,
+    Target,
+    row_to_json,
+)
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DEFAULT_INDEX_DIR = "index"
+
+
+class IndexUnavailable(Exception):
+    """The index directory cannot be used; the message is Chinese."""
+
+
+def default_index_dir() -> Path:
+    return Path(os.environ.get("PERFSEARCH_INDEX", DEFAULT_INDEX_DIR))
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("perfsearch", "pdfplumber", "openpyxl", "jieba", "bm25s", "faiss-cpu", "sentence-transformers"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[pkg] = metadata.version(pkg)
+    return out
+
+
+# -- (de)serialisation ---------------------------------------------------------
+
+
+def _src(d: dict[str, Any]) -> SourceRef:
+    return SourceRef.from_json(d)
+
+
+def row_to_dict(r: IndicatorRow) -> dict[str, Any]:
+    return {
+        "level1": r.level1,
+        "level2": r.level2,
+        "task": r.task,
+        "function": r.function,
+        "name": r.name,
+        "half_year": r.half_year,
+        "value": r.value,
+        "target": r.target.to_json(),
+        "half_target": r.half_year_target.to_json(),
+        "source": r.source.to_json(),
+        "extras": [list(e) for e in r.extras],
+    }
+
+
+def row_from_dict(d: dict[str, Any]) -> IndicatorRow:
+    return IndicatorRow(
+        level1=d["level1"],
+        level2=d["level2"],
+        name=d["name"],
+        value=d["value"],
+        target=Target.from_json(d["value"], d["target"]),
+        source=_src(d["source"]),
+        half_year=d["half_year"],
+        half_year_target=Target.from_json(d["half_year"], d["half_target"]),
+        task=d["task"],
+        function=d["function"],
+        extras=tuple((a, b) for a, b in d.get("extras", [])),
+    )
+
+
+def table_to_dict(t: Table) -> dict[str, Any]:
+    return {
+        "kind": t.kind,
+        "title": t.title,
+        "unit": t.unit,
+        "year": t.year,
+        "source": t.source.to_json(),
+        "project": t.project,
+        "total_budget_wan": t.total_budget_wan,
+        "expenses": [{**e.to_json(), "source": e.source.to_json()} for e in t.expenses],
+        "funding": [list(f) for f in t.funding],
+        "goals": [list(g) for g in t.goals],
+        "duties": t.duties,
+        "rows": [row_to_dict(r) for r in t.rows],
+    }
+
+
+def table_from_dict(d: dict[str, Any]) -> Table:
+    return Table(
+        kind=d["kind"],
+        title=d["title"],
+        unit=d["unit"],
+        year=d["year"],
+        source=_src(d["source"]),
+        project=d["project"],
+        total_budget_wan=d["total_budget_wan"],
+        expenses=tuple(
+            ExpenseLine(e["name"], e["half_year"], e["annual"], _src(e["source"])) for e in d["expenses"]
+        ),
+        funding=tuple((a, b) for a, b in d["funding"]),
+        goals=tuple((a, b) for a, b in d["goals"]),
+        duties=d["duties"],
+        rows=tuple(row_from_dict(r) for r in d["rows"]),
+    )
+
+
+def document_to_dict(doc: Document) -> dict[str, Any]:
+    return {
+        "file": doc.file,
+        "sha256": doc.sha256,
+        "title": doc.title,
+        "unit": doc.unit,
+        "year": doc.year,
+        "region": doc.region,
+        "fmt": doc.fmt,
+        "encoding": doc.encoding,
+        "traditional": doc.traditional,
+        "warnings": list(doc.warnings),
+        "tables": [table_to_dict(t) for t in doc.tables],
+    }
+
+
+def document_from_dict(d: dict[str, Any]) -> Document:
+    return Document(
+        file=d["file"],
+        sha256=d["sha256"],
+        title=d["title"],
+        unit=d["unit"],
+        year=d["year"],
+        region=d["region"],
+        tables=tuple(table_from_dict(t) for t in d["tables"]),
+        fmt=d.get("fmt", "text"),
+        encoding=d.get("encoding", ""),
+        traditional=d.get("traditional", False),
+        warnings=tuple(d.get("warnings", [])),
+    )
+
+
+# -- the store -------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE documents (
+    file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, path TEXT, title TEXT, unit TEXT,
+    year INTEGER, region TEXT, fmt TEXT, n_tables INTEGER, n_rows INTEGER, data TEXT NOT NULL
+);
+CREATE TABLE rows (
+    id INTEGER PRIMARY KEY, file TEXT NOT NULL, table_idx INTEGER, row_idx INTEGER,
+    unit TEXT, year INTEGER, kind TEXT, project TEXT, function TEXT, level1 TEXT, level2 TEXT,
+    task TEXT, name TEXT, half_year TEXT, value TEXT, json TEXT NOT NULL
+);
+CREATE INDEX rows_file ON rows(file);
+"""
+
+
+@dataclass
+class Manifest:
+    format_version: int = FORMAT_VERSION
+    generation: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+    db: str = ""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {sha256, path, rows, tables}
+    artifacts: dict[str, Any] = field(default_factory=dict)  # written by search: embedding, faiss, bm25
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "generation": self.generation,
+            "created": self.created,
+            "updated": self.updated,
+            "db": self.db,
+            "files": self.files,
+            "artifacts": self.artifacts,
+            "versions": self.versions,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Manifest:
+        return cls(
+            format_version=d.get("format_version", 0),
+            generation=d.get("generation", ""),
+            created=d.get("created", 0.0),
+            updated=d.get("updated", 0.0),
+            db=d.get("db", ""),
+            files=d.get("files", {}),
+            artifacts=d.get("artifacts", {}),
+            versions=d.get("versions", {}),
+        )
+
+    def referenced_files(self) -> set[str]:
+        names = {MANIFEST, ".lock"}
+        if self.db:
+            names.add(self.db)
+        for v in self.artifacts.values():
+            if isinstance(v, dict):
+                names.update(x for x in v.get("files", []) if isinstance(x, str))
+        return names
+
+
+class IndexStore:
+    """Read and atomically rewrite one index directory."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_index_dir()
+
+    # -- reading --
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> Manifest:
+        if not self.exists():
+            return Manifest()
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise IndexUnavailable(f"索引清单 {self.manifest_path} 无法读取：{exc}") from exc
+        m = Manifest.from_json(data)
+        if m.format_version != FORMAT_VERSION:
+            raise IndexUnavailable(
+                f"索引 {self.root} 的格式版本为 {m.format_version}，本程序需要 {FORMAT_VERSION}；请删除该目录后重新运行 perfsearch ingest"
+            )
+        return m
+
+    def _connect_ro(self, m: Manifest) -> sqlite3.Connection:
+        path = self.root / m.db
+        if not path.is_file():
+            raise IndexUnavailable(f"索引数据库 {path} 不存在，索引已损坏；请删除 {self.root} 后重新运行 perfsearch ingest")
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+    def documents(self) -> list[Document]:
+        m = self.manifest()
+        if not m.db:
+            return []
+        with contextlib.closing(self._connect_ro(m)) as con:
+            cur = con.execute("SELECT data FROM documents ORDER BY file")
+            return [document_from_dict(json.loads(d)) for (d,) in cur]
+
+    # -- writing --
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexUnavailable(f"索引 {self.root} 正在被另一个进程写入，请稍后再试") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def write(
+        self,
+        docs: list[Document],
+        paths: dict[str, str] | None = None,
+        artifacts: dict[str, Any] | None = None,
+        extra_writer: Any = None,
+    ) -> Manifest:
+        """Write a new generation holding exactly ``docs`` and switch to it atomically.
+
+        ``extra_writer(root, generation) -> dict`` may write search artefacts for
+        the same generation before the switch; its result is stored under
+        ``manifest["artifacts"]``.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        old = self.manifest()
+        gen = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        db_name = f"docs-{gen}.sqlite"
+        tmp_db = self.root / (db_name + ".tmp")
+        _write_db(tmp_db, sorted(docs, key=lambda d: d.file), paths or {})
+        os.replace(tmp_db, self.root / db_name)
+        now = time.time()
+        files = {
+            d.file: {
+                "sha256": d.sha256,
+                "path": (paths or {}).get(d.file, old.files.get(d.file, {}).get("path", "")),
+                "tables": len(d.tables),
+                "rows": len(d.rows),
+            }
+            for d in docs
+        }
+        new_artifacts = dict(old.artifacts if artifacts is None else artifacts)
+        if extra_writer is not None:
+            new_artifacts.update(extra_writer(self.root, gen, docs) or {})
+        m = Manifest(
+            generation=gen,
+            created=old.created or now,
+            updated=now,
+            db=db_name,
+            files=files,
+            artifacts=new_artifacts,
+            versions=package_versions(),
+        )
+        _atomic_write_text(self.manifest_path, json.dumps(m.to_json(), ensure_ascii=False, indent=2))
+        self._cleanup(m)
+        return m
+
+    def _cleanup(self, m: Manifest) -> None:
+        keep = m.referenced_files()
+        for p in self.root.iterdir():
+            if p.name in keep or p.name.startswith("."):
+                continue
+            if p.is_file() and (p.name.startswith(("docs-", "vec-", "bm25-", "chunks-", "faiss-")) or p.suffix == ".tmp"):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+            elif p.is_dir() and p.name.startswith(("bm25-", "tmp-")):
+                import shutil
+
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _write_db(path: Path, docs: list[Document], paths: dict[str, str]) -> None:
+    if path.exists():
+        path.unlink()
+    con = sqlite3.connect(path)
+    try:
+        con.executescript(_SCHEMA)
+        rid = 0
+        for d in docs:
+            con.execute(
+                "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    d.file, d.sha256, paths.get(d.file, ""), d.title, d.unit, d.year, d.region, d.fmt,
+                    len(d.tables), len(d.rows), json.dumps(document_to_dict(d), ensure_ascii=False),
+                ),
+            )
+            for ti, t in enumerate(d.tables):
+                for ri, r in enumerate(t.rows):
+                    rid += 1
+                    j = row_to_json(d, t, r)
+                    con.execute(
+                        "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            rid, d.file, ti, ri, j["unit"], j["year"], j["table"], j["project"], r.function,
+                            r.level1, r.level2, r.task, r.name, r.half_year, r.value,
+                            json.dumps(j, ensure_ascii=False),
+                        ),
+                    )
+        con.commit()
+        con.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        con.close()
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    with contextlib.suppress(OSError):
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

@@ -1,0 +1,126 @@
+"""``perfsearch`` command line: a thin layer over ``search.engine.Engine``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from search.engine import Engine, EngineError
+
+INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
+
+
+def _engine(index: str | None) -> Engine:
+    return Engine(index)
+
+
+def _print_json_lines(objs) -> None:
+    out = sys.stdout
+    for o in objs:
+        out.write(json.dumps(o, ensure_ascii=False) + "\n")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="输出调试日志")
+def main(verbose: bool) -> None:
+    """绩效目标检索（perfsearch）：政府预算绩效目标表的检索、问答与起草助手。"""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--index", "index", default=None, help=INDEX_HELP)
+@click.option("--prune", is_flag=True, help="从索引中移除这些路径下已不存在的文件")
+@click.option("--no-progress", is_flag=True, help="不显示进度条")
+def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: bool) -> None:
+    """导入文件或文件夹（txt / pdf / xlsx），增量更新索引。
+
+    \b
+    示例：
+      perfsearch ingest corpus/
+      perfsearch ingest 新文件.pdf --index ./index
+      perfsearch ingest corpus/ --prune
+    """
+    from tqdm import tqdm
+
+    engine = _engine(index)
+    bar = None
+
+    def progress(i: int, n: int, name: str) -> None:
+        nonlocal bar
+        if no_progress:
+            return
+        if bar is None:
+            bar = tqdm(total=n, desc="导入", unit="个文件", file=sys.stderr)
+        bar.set_postfix_str(name[:40])
+        bar.update(1)
+
+    try:
+        report = engine.ingest(paths, prune=prune, progress=progress)
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    for err in report.errors:
+        click.echo(f"错误：{err.message}", err=True)
+    click.echo(report.summary(), err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--index", "index", default=None, help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="每行输出一个 JSON 对象")
+def rows(index: str | None, as_json: bool) -> None:
+    """列出索引中的全部指标行。
+
+    \b
+    示例：
+      perfsearch rows --json > rows.jsonl
+    """
+    try:
+        objs = _engine(index).rows_json()
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _print_json_lines(objs)
+        return
+    for o in objs:
+        click.echo(
+            f"{o['unit']}｜{o['project'] or '部门整体'}｜{o['level1']}/{o['level2']}｜{o['name']}｜{o['value']}"
+            f"｜{o['doc']}"
+        )
+
+
+@main.command()
+@click.option("--index", "index", default=None, help=INDEX_HELP)
+@click.option("--json", "as_json", is_flag=True, help="每行输出一个 JSON 对象")
+def docs(index: str | None, as_json: bool) -> None:
+    """列出索引中的全部绩效目标表（每张表一行）。
+
+    \b
+    示例：
+      perfsearch docs --json
+    """
+    try:
+        objs = _engine(index).docs_json()
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        _print_json_lines(objs)
+        return
+    for o in objs:
+        kind = "部门整体" if o["table"] == "department" else "项目"
+        click.echo(f"{o['doc']}｜{o['unit']}｜{o['year']}｜{kind}｜{o['project']}｜资金总额 {o['total_budget_wan']} 万元")
+
+
+if __name__ == "__main__":
+    main()
