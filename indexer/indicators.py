@@ -495,7 +495,7 @@ def section_rows(
     for g in grid_rows:
         texts = " ".join(c.text for c in g.cells if c.text)
         if has_bracket_items(texts):
-            for l1, l2, ix, name, value in parse_bracket_line(texts):
+            for l1, l2, _ix, name, value in parse_bracket_line(texts):
                 p = RowParse(grid=g, l1=l1, l2=l2, ix=None, name=name, value=value)
                 p.name_cell = next((c for c in g.cells if name in c.text), g.cells[0])
                 parsed.append(p)

@@ -18,8 +18,15 @@ class EngineError(Exception):
 
 
 class Engine:
-    def __init__(self, index_dir: Path | str | None = None):
+    """Facade over the index: ingestion, search, question answering, drafting.
+
+    Each capability lives in its own module under ``search/``; the methods here
+    only load what is needed (lazily, cached per index generation) and delegate.
+    """
+
+    def __init__(self, index_dir: Path | str | None = None, model: str | None = None):
         self.store = IndexStore(index_dir)
+        self.model = model  # None: the model recorded in the index, else the default model
         self._docs: list[Document] | None = None
         self._generation: str | None = None
 
@@ -67,3 +74,9 @@ class Engine:
     def docs_json(self) -> list[dict]:
         self.require_index()
         return [table_to_json(d, t) for d in self.documents() for t in d.tables]
+
+    # --- search (issue 3): methods below are added by search/retrieve.py's owner ---
+
+    # --- question answering (issue 4) ---
+
+    # --- drafting (issue 5) ---

@@ -16,7 +16,7 @@ SEED_004 = CORPUS / "004_65f67547a9505fce.txt"
 SEEDS = [SEED_000, SEED_001, SEED_002, SEED_003, SEED_004]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parsed(path: Path):
     from indexer.ingest import parse_file
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 
@@ -121,6 +120,22 @@ def docs(index: str | None, as_json: bool) -> None:
         kind = "部门整体" if o["table"] == "department" else "项目"
         click.echo(f"{o['doc']}｜{o['unit']}｜{o['year']}｜{kind}｜{o['project']}｜资金总额 {o['total_budget_wan']} 万元")
 
+
+def _register_optional_commands() -> None:
+    """Commands of later stages live in their own modules (ui/cli_*.py)."""
+    import importlib
+
+    for mod in ("ui.cli_search", "ui.cli_ask", "ui.cli_draft", "ui.cli_serve"):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            continue
+        m.register(main)
+
+
+_register_optional_commands()
 
 if __name__ == "__main__":
     main()
