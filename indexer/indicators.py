@@ -443,6 +443,33 @@ def _level1_label_for(category: str, rows: list[RowParse], start: int, end: int,
     return category + ("指标" if style_suffix else "")
 
 
+def resolve_explicit(rows: list[RowParse]) -> None:
+    """Grids whose merged cells were filled by the extractor (ruled PDFs, xlsx).
+
+    Every row carries its own labels, so an empty label cell is genuinely empty:
+    nothing is carried down.  一级 still follows a known 二级 category when its
+    own cell is empty.
+    """
+    prev: RowParse | None = None
+    for r in rows:
+        if (
+            prev is not None
+            and r.grid.page is not None
+            and prev.grid.page is not None
+            and r.grid.page != prev.grid.page
+            and not (r.function or r.l1 or r.l2 or r.task)
+        ):
+            # a one-row remainder of a merged label cut by the page break shows as an empty cell
+            r.function, r.l1, r.l2, r.task = prev.function, prev.l1, prev.l2, prev.task
+        prev = r
+        r._function, r._l2, r._task = r.function, r.l2, r.task  # type: ignore[attr-defined]
+        cat = vocab.level2_category(r.l2) if r.l2 else None
+        if not r.l1 and cat:
+            r._l1 = _level1_label_for(cat, rows, 0, len(rows), r.l2.endswith("指标"))  # type: ignore[attr-defined]
+        else:
+            r._l1 = r.l1  # type: ignore[attr-defined]
+
+
 def resolve_groups(rows: list[RowParse]) -> None:
     """Set ``_function``, ``_l1``, ``_l2``, ``_task`` on every row of one section."""
     n = len(rows)
@@ -503,7 +530,10 @@ def section_rows(
         parsed.append(parse_row(g, cols, cost_is_l1))
     if not parsed:
         return []
-    resolve_groups(parsed)
+    if any(c.filled for g in grid_rows for c in g.cells):
+        resolve_explicit(parsed)
+    else:
+        resolve_groups(parsed)
     out: list[IndicatorRow] = []
     for p in parsed:
         if not p.is_indicator:
