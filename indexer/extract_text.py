@@ -8,6 +8,7 @@ one-cell rows; ``indexer.layout`` rebuilds rows from those.
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 from dataclasses import dataclass
@@ -59,10 +60,17 @@ def decode_bytes(data: bytes, file: str) -> DecodedText:
     return DecodedText(text, best.encoding)
 
 
-def detect_separator(lines: list[str]) -> str:
-    """The file's cell separator: ``tab``, ``pipe``, ``space`` or ``line`` (one cell per line)."""
+_MD_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def detect_separator(lines: list[str], suffix: str = "") -> str:
+    """The file's cell separator: ``tab``, ``pipe``, ``comma``, ``space`` or ``line`` (one cell per line)."""
+    n_tab = sum(1 for ln in lines if "\t" in ln)
+    n_comma = sum(1 for ln in lines if ln.count(",") >= 2)
+    if suffix == ".csv" and n_tab == 0 or (n_tab == 0 and n_comma >= max(3, len(lines) // 2)):
+        return "comma"
     counts = {
-        "tab": sum(1 for ln in lines if "\t" in ln),
+        "tab": n_tab,
         "pipe": sum(1 for ln in lines if "|" in ln or "｜" in ln),
         "space": sum(1 for ln in lines if _MULTISPACE_RE.search(ln.strip())),
     }
@@ -76,6 +84,8 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
     """Split one physical line into raw cells."""
     if mode == "tab":
         return line.split("\t")
+    if mode == "comma":
+        return next(csv.reader([line]))
     stripped = line.strip()
     if mode == "pipe" and ("|" in stripped or "｜" in stripped):
         parts = _PIPE_RE.split(stripped)
@@ -89,12 +99,12 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
     return [line]
 
 
-def rows_from_text(text: str) -> list[GridRow]:
+def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:
     rows: list[GridRow] = []
     lines = text.splitlines()
-    mode = detect_separator([ln for ln in lines if ln.strip()])
+    mode = detect_separator([ln for ln in lines if ln.strip()], suffix)
     for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not line.strip() or (mode == "pipe" and _MD_RULE_RE.match(line)):
             continue
         cells = tuple(Cell(clean_cell(c), line=lineno) for c in split_cells(line, mode))
         if not any(c.text for c in cells):
@@ -109,4 +119,4 @@ def extract_text(path: Path) -> tuple[list[GridRow], DecodedText]:
     except OSError as exc:
         raise IngestError(path.name, f"无法读取文件：{exc.strerror or exc}") from exc
     decoded = decode_bytes(data, path.name)
-    return rows_from_text(decoded.text), decoded
+    return rows_from_text(decoded.text, path.suffix.lower()), decoded
