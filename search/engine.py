@@ -61,9 +61,18 @@ class Engine:
         self, paths: Iterable[Path | str], *, prune: bool = False, progress: Progress | None = None
     ) -> IngestReport:
         try:
-            report = ingest_paths(paths, self.store, prune=prune, progress=progress)
+            # every new generation also gets its search artefacts (issue 3)
+            report = ingest_paths(paths, self.store, prune=prune, progress=progress,
+                                  extra_writer=self._search_writer())
+            self.rebuild_search_index()  # only when the model or artefact format changed
         except IndexUnavailable as exc:
             raise EngineError(str(exc)) from exc
+        except Exception as exc:
+            from search.artifacts import SearchError
+
+            if isinstance(exc, SearchError):  # e.g. the embedding model cannot be loaded
+                raise EngineError(str(exc)) from exc
+            raise
         self._docs = None
         return report
 
@@ -76,7 +85,137 @@ class Engine:
         return [table_to_json(d, t) for d in self.documents() for t in d.tables]
 
     # --- search (issue 3): methods below are added by search/retrieve.py's owner ---
+    # Model: Engine(model=...) or $PERFSEARCH_MODEL; None = the model recorded in the
+    # index (the default model for a new index).  Encoder and indexes load lazily,
+    # once per Engine and index generation.
+
+    def requested_model(self) -> str | None:
+        import os
+
+        return self.model or os.environ.get("PERFSEARCH_MODEL") or None
+
+    def _build_model_id(self, manifest) -> str:
+        from search.artifacts import resolve_model_id
+
+        recorded = (manifest.artifacts.get("embedding") or {}).get("model")
+        requested = self.requested_model()
+        return recorded if requested is None and recorded else resolve_model_id(requested)
+
+    def _search_writer(self):
+        """The store's ``extra_writer``: search artefacts for the generation being written."""
+
+        def writer(root, generation, docs):
+            from search.artifacts import LazyEncoder, write_artifacts
+
+            previous = self.store.manifest()  # not yet switched: the generation being replaced
+            encoder = LazyEncoder(self._build_model_id(previous))
+            return write_artifacts(root, generation, docs, encoder, previous)
+
+        return writer
+
+    def search_artifacts_current(self) -> bool:
+        """True when the index has search artefacts of this version built by the requested model."""
+        from search.chunks import CHUNK_VERSION
+
+        m = self.store.manifest()
+        arts = m.artifacts or {}
+        if not all(k in arts for k in ("embedding", "faiss", "bm25", "chunks")):
+            return False
+        if arts["chunks"].get("version") != CHUNK_VERSION:
+            return False
+        return arts["embedding"].get("model") == self._build_model_id(m)
+
+    def rebuild_search_index(self, force: bool = False) -> bool:
+        """Rewrite the search artefacts when missing, outdated or built by another model
+        than the requested one (embeddings are reused where possible).  Returns True if rebuilt."""
+        if not self.store.exists() or (not force and self.search_artifacts_current()):
+            return False
+        with self.store.lock():
+            docs = self.store.documents()
+            self.store.write(docs, extra_writer=self._search_writer())
+        self._search_cache = None
+        return True
+
+    def retriever(self):
+        """The ``search.retrieve.HybridRetriever`` of the current generation (cached)."""
+        import threading
+
+        from search.retrieve import SearchError, load_retriever
+
+        self.require_index()
+        lock = self.__dict__.setdefault("_search_lock", threading.Lock())
+        with lock:
+            try:
+                m = self.store.manifest()
+            except IndexUnavailable as exc:
+                raise EngineError(str(exc)) from exc
+            cache = getattr(self, "_search_cache", None)
+            if cache is not None and cache[0] == (m.generation, self.requested_model()):
+                return cache[1]
+            try:
+                r = load_retriever(self.store.root, m, model=self.requested_model())
+            except SearchError as exc:
+                raise EngineError(str(exc)) from exc
+            self._search_cache = ((m.generation, self.requested_model()), r)
+            return r
+
+    def search(self, query: str, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf"):
+        """``search.retrieve.SearchResult`` (hits + clusters) for one query."""
+        return self.search_batch([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion)[0]
+
+    def search_batch(self, queries, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf"):
+        """One ``SearchResult`` per query, same filters for all (queries encoded in one batch)."""
+        from search.filters import FilterError, Filters
+        from search.retrieve import SearchError
+
+        try:
+            if isinstance(filters, dict):
+                filters = Filters.from_json(filters)
+            return self.retriever().search_many(list(queries), top_k=top_k, filters=filters or Filters(),
+                                                mode=mode, fusion=fusion)
+        except (SearchError, FilterError) as exc:
+            raise EngineError(str(exc)) from exc
+
+    def search_json(self, query: str, **kwargs) -> list[dict]:
+        """Hits as ``perfsearch rows --json`` objects plus ``score`` and ``chunk``."""
+        return [h.to_json() for h in self.search(query, **kwargs).hits]
+
+    def evaluate_search(self, queries_path=None, *, top_k: int = 10, modes=("bm25", "dense", "hybrid")):
+        """Recall@k, MRR and nDCG@k per mode on a labelled query file (search/evaluate.py)."""
+        from search.evaluate import DEFAULT_QUERIES, evaluate_search, load_queries
+
+        queries = load_queries(queries_path or DEFAULT_QUERIES)
+        return evaluate_search(self, queries, top_k=top_k, modes=modes)
 
     # --- question answering (issue 4) ---
+    def ask(self, question: str):
+        """Answer a Chinese question over all rows and tables (``search.answer.Answer``)."""
+        return self.qa_context().ask(question)
+
+    def qa_context(self):
+        """Catalog, parser vocabulary and concept matcher, cached per index generation."""
+        from search.answer import QAContext
+
+        self.require_index()
+        docs = self.documents()
+        ctx = getattr(self, "_qa_ctx", None)
+        if ctx is None or ctx.generation != self._generation:
+            ctx = self._qa_ctx = QAContext.for_engine(self, docs, self._generation, previous=ctx)
+        return ctx
 
     # --- drafting (issue 5) ---
+    def check(self, source):
+        """Check a file path (txt/pdf/xlsx or draft JSON), a Draft, a Table or a Document.
+
+        Returns ``list[search.check.TableReport]``; needs no index (search/check.py)."""
+        from search.check import check_source
+
+        return check_source(source)
+
+    def suggest(self, text: str, **kwargs):
+        """Indicator suggestions grouped by 一级/二级 for a project name, goal or indicator
+        (``search.suggest.suggest``; keyword arguments are documented there)."""
+        from search.suggest import suggest
+
+        self.require_index()
+        return suggest(self, text, **kwargs)

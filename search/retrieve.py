@@ -1,0 +1,246 @@
+"""Hybrid retrieval: BM25 + dense candidates, fused, filtered, clustered.
+
+``load_retriever(root, manifest, model)`` opens the artefacts of the manifest's
+generation (refusing an index built by another model than the one requested)
+and returns a ``HybridRetriever`` whose ``search``/``search_many`` return
+``SearchResult(query, hits, clusters)``.  Every hit has one shape: the row
+object of ``perfsearch rows --json`` plus ``score`` and ``chunk``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.artifacts import LazyEncoder, ModelLoadError, SearchError, VectorStore, resolve_model_id
+from search.bm25 import BM25Index
+from search.chunks import CHUNK_VERSION, ChunkTable
+from search.cluster import Cluster, cluster_rows
+from search.dense import DenseConfig, DenseIndex
+from search.filters import Filters, allowed_mask
+from search.fuse import FUSIONS, RRF_K, rrf, weighted
+from search.tokenize import TokenizerConfig, tokenize
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "bm25", "dense")
+__all__ = ["Hit", "HybridRetriever", "ModelLoadError", "ModelMismatchError", "RetrievalOptions", "SearchError",
+           "SearchIndexMissing", "SearchResult", "load_retriever"]
+
+
+class SearchIndexMissing(SearchError):
+    pass
+
+
+class ModelMismatchError(SearchError):
+    """The index was built by another embedding model than the one requested."""
+
+    def __init__(self, index_dir: Path, index_model: str, requested_model: str):
+        self.index_dir = index_dir
+        self.index_model = index_model
+        self.requested_model = requested_model
+        super().__init__(
+            f"索引 {index_dir} 由嵌入模型「{index_model}」构建，与请求的模型「{requested_model}」不一致，"
+            f"向量不可混用，已拒绝加载。解决方法：用新模型重建索引（perfsearch ingest <文件或文件夹> "
+            f"--index {index_dir} --model {requested_model}），或检索时改用索引的模型"
+            f"（--model {index_model}，或不指定 --model 即自动使用索引记录的模型）。"
+        )
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    depth: int = 50  # candidates taken from each retriever before fusion (20..100 measured equal)
+    rrf_k: int = RRF_K
+    weights: tuple[float, float] = (0.5, 0.5)  # (bm25, dense) for weighted fusion
+
+
+@dataclass(frozen=True)
+class Hit:
+    score: float
+    chunk: str  # "row" | "section"
+    row: dict[str, Any] = field(compare=False)  # exactly the keys of row_to_json
+    position: int = -1  # chunk position in the generation
+    bm25_rank: int | None = None  # 1-based rank in the BM25 candidates (None: not a candidate)
+    dense_rank: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.row, "score": round(float(self.score), 6), "chunk": self.chunk}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    clusters: list[Cluster]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"query": self.query, "hits": [h.to_json() for h in self.hits]}
+
+
+class HybridRetriever:
+    def __init__(self, chunks: ChunkTable, bm25: BM25Index, dense: DenseIndex, encoder,
+                 tokenizer: TokenizerConfig | None = None, options: RetrievalOptions | None = None):
+        self.chunks = chunks
+        self.bm25 = bm25
+        self.dense = dense
+        self.encoder = encoder  # has .encode_queries and .model_id
+        self.tokenizer = tokenizer or TokenizerConfig()
+        self.options = options or RetrievalOptions()
+        self._by_slot = np.argsort(chunks.slot, kind="stable")
+        self._sorted_slots = chunks.slot[self._by_slot]
+
+    @property
+    def model_id(self) -> str:
+        return self.encoder.model_id
+
+    # -- candidates ----------------------------------------------------------------
+    def _bm25(self, query: str, depth: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        pos, scores = self.bm25.search(tokenize(query, self.tokenizer), depth, mask)
+        return list(zip(pos.tolist(), scores.tolist()))
+
+    def _expand(self, slots: np.ndarray, scores: np.ndarray, mask: np.ndarray | None) -> list[tuple[int, float]]:
+        """Slots -> chunk positions (chunks with identical text share a slot)."""
+        lo = np.searchsorted(self._sorted_slots, slots, side="left")
+        hi = np.searchsorted(self._sorted_slots, slots, side="right")
+        out = []
+        for a, b, s in zip(lo.tolist(), hi.tolist(), scores.tolist()):
+            for p in self._by_slot[a:b].tolist():
+                if mask is None or mask[p]:
+                    out.append((p, s))
+        return out
+
+    def _encode(self, queries: Sequence[str]) -> np.ndarray:
+        threads = query_threads() if len(queries) < 8 else 0
+        with torch_threads(threads):
+            return np.asarray(self.encoder.encode_queries(list(queries)), dtype=np.float32)
+
+    # -- search ----------------------------------------------------------------------
+    def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid",
+               fusion: str = "rrf") -> SearchResult:
+        return self.search_many([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion)[0]
+
+    def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
+                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None) -> list[SearchResult]:
+        """Answer several queries (encoded in one batch) with the same filters."""
+        if mode not in MODES:
+            raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
+        if fusion not in FUSIONS:
+            raise SearchError(f"未知的融合方式：{fusion}（可选：rrf、weighted）")
+        if top_k <= 0:
+            raise SearchError("返回条数 top-k 必须是正整数")
+        queries = [q.strip() for q in queries]
+        if any(not q for q in queries):
+            raise SearchError("查询内容不能为空")
+        depth = max(depth or self.options.depth, top_k)
+        mask = allowed_mask(self.chunks, filters)
+        allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None
+        qv = self._encode(queries) if mode != "bm25" and len(self.chunks) else None
+        dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
+        if qv is not None:
+            for i, (slots, scores) in enumerate(self.dense.search(qv, depth, allowed_slots)):
+                dense_lists[i] = self._expand(slots, scores, mask)
+        results = []
+        for i, q in enumerate(queries):
+            bm = self._bm25(q, depth, mask) if mode != "dense" else []
+            results.append(self._result(q, bm, dense_lists[i], top_k, mode, fusion))
+        return results
+
+    def _result(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
+                mode: str, fusion: str) -> SearchResult:
+        bm_rank = {p: r for r, (p, _) in enumerate(bm, start=1)}
+        dn_rank: dict[int, int] = {}
+        for r, (p, _) in enumerate(dn, start=1):
+            dn_rank.setdefault(p, r)
+        if mode == "bm25":
+            ranked = bm
+        elif mode == "dense":
+            ranked = dn
+        elif fusion == "rrf":
+            ranked = rrf([[p for p, _ in bm], [p for p, _ in dn]], k=self.options.rrf_k)
+        else:
+            ranked = weighted([bm, dn], weights=self.options.weights)
+        hits = [
+            Hit(float(s), self.chunks.kind_name(p), self.chunks.row(p), int(p), bm_rank.get(p), dn_rank.get(p))
+            for p, s in ranked[:top_k]
+        ]
+        return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]))
+
+
+# -- query encoding threads -------------------------------------------------------------
+
+def query_threads() -> int:
+    """Torch threads for encoding a few queries: ``$PERFSEARCH_QUERY_THREADS`` or 1.
+
+    A one-sentence forward pass is bound by memory bandwidth, so a second thread
+    gains little; on a busy 2-CPU machine it costs a lot (OpenMP threads wait for
+    each other): measured 40 ms with one thread vs 200-400 ms with two."""
+    try:
+        return int(os.environ.get("PERFSEARCH_QUERY_THREADS", "1"))
+    except ValueError:
+        return 1
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Temporarily run torch with ``n`` intra-op threads (0: leave unchanged)."""
+    torch = sys.modules.get("torch")
+    if n <= 0 or torch is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    if old != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if old != n:
+            torch.set_num_threads(old)
+
+
+# -- loading ---------------------------------------------------------------------------
+
+def requested_model_id(model: str | None, index_model: str) -> str:
+    """None means "the model recorded in the index"."""
+    return index_model if model is None else resolve_model_id(model)
+
+
+def load_retriever(root: Path | str, manifest, model: str | None = None, encoder=None,
+                   options: RetrievalOptions | None = None) -> HybridRetriever:
+    """Open the search artefacts of ``manifest``'s generation in ``root``.
+
+    Raises ``SearchIndexMissing`` when the index has no search artefacts and
+    ``ModelMismatchError`` when ``model`` differs from the model that built it."""
+    root = Path(root)
+    arts = manifest.artifacts or {}
+    need = ("embedding", "faiss", "bm25", "chunks")
+    if any(k not in arts for k in need) or arts["chunks"].get("version") != CHUNK_VERSION:
+        raise SearchIndexMissing(
+            f"索引 {root} 中没有可用的检索数据（可能由旧版本构建）。请重新运行：perfsearch ingest <文件夹> --index {root}"
+        )
+    index_model = arts["embedding"]["model"]
+    wanted = requested_model_id(model, index_model)
+    if encoder is not None:
+        wanted = encoder.model_id
+    if wanted != index_model:
+        raise ModelMismatchError(root, index_model, wanted)
+    try:
+        chunks = ChunkTable.load(root / arts["chunks"]["files"][0], root / arts["chunks"]["files"][1])
+        vectors = VectorStore.load(root, arts["embedding"])
+        dense = DenseIndex.load(root / arts["faiss"]["files"][0], vectors.vectors, vectors.slots,
+                                arts["faiss"]["kind"], DenseConfig.from_json(arts["faiss"].get("config")),
+                                arts["faiss"].get("meta"))
+        bm25 = BM25Index.load(root / arts["bm25"]["files"][0])
+    except (OSError, ValueError, RuntimeError, KeyError, IndexError) as exc:
+        raise SearchIndexMissing(
+            f"索引 {root} 的检索数据无法读取（{exc}）。请重新运行：perfsearch ingest <文件夹> --index {root}"
+        ) from exc
+    tok = TokenizerConfig.from_json(arts["bm25"].get("tokenizer"))
+    return HybridRetriever(chunks, bm25, dense, encoder or LazyEncoder(index_model), tok, options)

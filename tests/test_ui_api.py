@@ -1,0 +1,216 @@
+"""The Gradio HTTP API of the web interface, called with gradio_client against a live local server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CORPUS
+from tests.test_ui_handlers import copy_ui_index
+
+DRAFT_HEADERS = ["一级指标", "二级指标", "三级指标", "指标值", "检查意见"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from ui.app import EngineHolder, create_server
+
+    index = copy_ui_index(tmp_path_factory, "ui-api")
+    srv = create_server(EngineHolder(index), port=free_port()).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    from gradio_client import Client
+
+    return Client(server.url, verbose=False)
+
+
+def _rows(table: dict) -> list[dict]:
+    return [dict(zip(table["headers"], row)) for row in table["data"]]
+
+
+def test_named_endpoints(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/search", "/ask", "/suggest", "/check", "/upload", "/export_results", "/export_draft",
+            "/open_source"} <= names  # fmt: skip
+
+
+def test_page_is_served_in_chinese(server):
+    html = urllib.request.urlopen(server.url, timeout=30).read().decode("utf-8")
+    assert "Navigator.prototype" in html and "zh-CN" in html  # Gradio's own widgets follow the Chinese locale
+    assert "绩效目标检索助手" in html
+
+
+def test_search(client):
+    status, table, clusters = client.predict(
+        "满意度", "临江市教育局", "", "", "", "", "", "", api_name="/search"
+    )
+    rows = _rows(table)
+    assert "找到" in status and rows
+    assert {r["单位"] for r in rows} == {"临江市教育局"}
+    assert isinstance(clusters, str)
+
+
+def test_search_error_is_reported(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="请输入要检索"):
+        client.predict("", "", "", "", "", "", "", "", api_name="/search")
+
+
+def test_export_results_xlsx(client):
+    from openpyxl import load_workbook
+
+    path = client.predict("满意度", api_name="/export_results")
+    assert Path(path).suffix == ".xlsx"
+    ws = load_workbook(path).active
+    assert ws.cell(1, 2).value == "三级指标" and ws.max_row > 1
+
+
+def test_ask(client):
+    answer, plan, rows, near = client.predict("哪些单位设定了满意度≥90%?", api_name="/ask")
+    assert "临江市教育局" in answer
+    assert plan.startswith("理解为")
+    assert "临江市教育局" in {r["单位"] for r in _rows(rows)}
+    assert "苏州市教育质量监测中心" in {r["单位"] for r in _rows(near)}
+
+
+def test_suggest_add_check_export(client):
+    from openpyxl import load_workbook
+
+    status, table = client.predict("网络升级改造项目", api_name="/suggest")
+    suggestions = _rows(table)
+    assert suggestions and "建议" in status
+    picked = [[s["一级指标"], s["二级指标"], s["建议指标"], s["常用指标值"], ""] for s in suggestions[:2]]
+    draft = {"headers": DRAFT_HEADERS, "data": [*picked, ["产出指标", "数量指标", "培训人次", "显著提高", ""]]}
+    checked, summary = client.predict(draft, "网络升级改造项目", "临江市教育局", "2025", api_name="/check")
+    notes = [r["检查意见"] for r in _rows(checked)]
+    assert len(notes) == 3 and notes[2] and "检查完成" in summary
+    path = client.predict(draft, "网络升级改造项目", "临江市教育局", "2025", api_name="/export_draft")
+    assert Path(path).suffix == ".xlsx"
+    cells = [c for row in load_workbook(path).active.iter_rows(values_only=True) for c in row if c]
+    assert "培训人次" in cells
+
+
+def test_upload_then_search(client, tmp_path):
+    from gradio_client import handle_file
+
+    src = tmp_path / "梅岭县新项目.txt"
+    text = (CORPUS / "other_bracket_list_2024.txt").read_text(encoding="utf-8")
+    src.write_text(text.replace("机柜数量", "无人机巡检架次").replace("智慧校园网络升级项目", "无人机巡检项目"),
+                   encoding="utf-8")  # fmt: skip
+    bad = tmp_path / "损坏.xlsx"
+    bad.write_bytes(b"PK\x03\x04 but not really a workbook")
+    summary, table = client.predict([handle_file(str(src)), handle_file(str(bad))], api_name="/upload")
+    results = {r["文件"]: r["结果"] for r in _rows(table)}
+    assert results == {"梅岭县新项目.txt": "已导入", "损坏.xlsx": "失败"}, table
+    assert "成功 1 个" in summary
+    _, found, _ = client.predict("无人机巡检架次", "", "", "", "", "", "", "", api_name="/search")
+    hit = next(r for r in _rows(found) if r["三级指标"] == "无人机巡检架次")
+    assert hit["来源"].startswith("梅岭县新项目.txt 第")
+
+
+def test_open_source(client):
+    shown = client.predict(
+        {"file": "other_bracket_list_2024.txt", "page": None, "line": 13, "bbox": None}, api_name="/open_source"
+    )
+    assert "第13行" in shown["title"] and "师生满意度" in shown["highlighted"]
+    pdf = client.predict(
+        {"file": "pdf_000_suzhou_jiance_2023.pdf", "page": 2, "line": None, "bbox": [40, 600, 555, 615]},
+        api_name="/open_source",
+    )
+    assert pdf["has_image"] and "第2页" in pdf["title"]
+
+
+def test_login_required_when_auth_is_set(tmp_path_factory):
+    from gradio_client import Client
+
+    from ui.app import EngineHolder, create_server
+
+    index = copy_ui_index(tmp_path_factory, "ui-auth")
+    srv = create_server(EngineHolder(index), port=free_port(), auth=("科室", "s3cret"), warm=False).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(srv.url + "config", timeout=30)
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError here
+            Client(srv.url, verbose=False)
+        c = Client(srv.url, auth=("科室", "s3cret"), verbose=False)
+        status, _, _ = c.predict("满意度", "", "", "", "", "", "", "", api_name="/search")
+        assert "找到" in status
+    finally:
+        srv.stop()
+        shutil.rmtree(index, ignore_errors=True)
+
+
+def test_serve_helpers():
+    import click
+
+    from ui.cli_serve import is_loopback, parse_auth
+
+    assert parse_auth("科室:pa:ss") == ("科室", "pa:ss")
+    assert parse_auth("") is None and parse_auth(None) is None
+    for bad in ("nopass", ":x", "x:"):
+        with pytest.raises(click.BadParameter):
+            parse_auth(bad)
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
+
+
+def test_serve_builds_a_missing_index_and_requires_login(tmp_path):
+    """``perfsearch serve --corpus DIR`` builds the index first; PERFSEARCH_AUTH turns on the login."""
+    import subprocess
+    import sys
+    import time
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "other_bracket_list_2024.txt", corpus)
+    index = tmp_path / "index"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--corpus", str(corpus),
+             "--port", str(port)],  # fmt: skip
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**__import__("os").environ, "PERFSEARCH_AUTH": "科室:s3cret"},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            try:
+                urllib.request.urlopen(url + "config", timeout=5)
+                raise AssertionError("config must need a login")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.3)
+        # the startup line is printed right after the server starts answering
+        while "已启动" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = log.read_text(errors="replace")
+        assert "正在从" in text and "新增 1 个" in text and "已启动" in text
+        assert (index / "manifest.json").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
