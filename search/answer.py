@@ -606,6 +606,42 @@ def _compare(plan: Plan, ctx: QAContext) -> Answer:
 # --------------------------------------------------------------------------- budget
 
 
+_TO_WAN = {"元": 1e-4, "千元": 1e-1, "万元": 1.0, "万": 1.0, "亿元": 1e4, "亿": 1e4, None: 1.0, "": 1.0}
+
+
+def _amount_satisfies(amount: float, cond) -> bool | None:
+    """An amount in 万元 against a condition such as 超过100万元 (None: units cannot be compared)."""
+    factor = _TO_WAN.get(cond.unit)
+    if factor is None:
+        return None
+    if isinstance(cond.number, tuple):
+        lo, hi = (n * factor for n in cond.number)
+        return lo <= amount <= hi
+    n = cond.number * factor
+    return {
+        "≥": amount >= n, ">": amount > n, "≤": amount <= n, "<": amount < n, "=": abs(amount - n) < 1e-9,
+    }.get(cond.op)
+
+
+def _budget_condition(plan: Plan, item: str, col: str, amounts, who) -> Answer:
+    """Budget amounts filtered by a numeric condition (哪些项目的资金总额超过100万元)."""
+    cond = plan.condition
+    if _TO_WAN.get(cond.unit) is None:
+        return make_answer(plan, f"条件“{cond.label()}”的单位无法与金额（万元）比较，未作筛选。", units=())
+    hits = [(t, a) for t, a in amounts if a is not None and _amount_satisfies(a, cond)]
+    misses = [(t, a) for t, a in amounts if a is not None and not _amount_satisfies(a, cond)]
+    blank = [t for t, a in amounts if a is None]
+    hits.sort(key=lambda x: -x[1])
+    text = f"{_scope(plan)}{item}{col}{cond.label() if cond.unit else cond.label() + '万元'}的共{len(hits)}张表"
+    text += ("：" + "、".join(f"{who(t)}{_wan(a)}" for t, a in hits) + "。") if hits else "。"
+    if misses:
+        text += f"其余{len(misses)}张表不满足（金额单位均为万元）。"
+    if blank:
+        text += f"另有{len(blank)}张表未填写{item}，未计入。"
+    return make_answer(plan, text, units=[t.unit for t, _ in hits], projects=[t.project for t, _ in hits],
+                       tables=[t for t, _ in hits], value=len(hits))  # fmt: skip
+
+
 def _wan(v: float | None) -> str:
     return "未填写" if v is None else f"{v:.2f}".rstrip("0").rstrip(".") + "万元"
 
@@ -670,6 +706,8 @@ def _budget(plan: Plan, ctx: QAContext) -> Answer:
         return t.unit + (f"“{t.project}”项目" if t.project else "") + (f"（{t.year}年）" if t.year else "")
 
     known = [(t, a) for t, a in amounts if a is not None]
+    if plan.condition is not None and plan.intent != "compare":
+        return _budget_condition(plan, item or "资金总额", col, amounts, who)
     if plan.intent == "compare" and len(known) >= 2:
         ranked = sorted(known, key=lambda x: -x[1])
         text = (

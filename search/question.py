@@ -604,6 +604,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None) -> Pla
         plan = replace(
             p, intent="budget", budget=budget_kind, budget_item=item, aggregate=bool(_SUM_RE.search(raw))
         )
+        if _WHICH_PROJECTS_RE.search(raw) and not f.table and not f.projects:
+            plan = replace(plan, filters=replace(f, table="project"))  # 哪些项目的资金总额…
         if budget_kind in ("total", "expense", "funding") and (
             compare_cue or many_subjects or len(f.years) >= 2
         ):

@@ -167,11 +167,30 @@ class HybridRetriever:
             ranked = rrf([[p for p, _ in bm], [p for p, _ in dn]], k=self.options.rrf_k)
         else:
             ranked = weighted([bm, dn], weights=self.options.weights)
-        hits = [
-            Hit(float(s), self.chunks.kind_name(p), self.chunks.row(p), int(p), bm_rank.get(p), dn_rank.get(p))
-            for p, s in ranked[:top_k]
-        ]
+        hits: list[Hit] = []
+        seen: set[tuple] = set()
+        for p, s in ranked:
+            row = self.chunks.row(p)
+            ident = copy_identity(row)
+            if ident in seen:  # the same row from a PDF/xlsx copy of an indexed table
+                continue
+            seen.add(ident)
+            hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
+            if len(hits) == top_k:
+                break
         return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]))
+
+
+_IDENTITY_KEYS = ("unit", "year", "table", "project", "function", "level1", "level2", "task", "name",
+                  "half_year", "value")
+
+
+def copy_identity(row: dict[str, Any]) -> tuple:
+    """Rows that are the same row of the same table in another file format (txt/PDF/xlsx copies).
+
+    Chunks are ordered by file name, so among equal scores the first copy kept is
+    the text extraction; the copies add nothing for the reader."""
+    return tuple(row.get(k) for k in _IDENTITY_KEYS)
 
 
 # -- query encoding threads -------------------------------------------------------------

@@ -378,3 +378,18 @@ def test_cli_eval_ask(qa_index):
     assert r.exit_code == 0, r.output
     assert "which_units" in r.output and "fallback_search" in r.output
     assert r.output.splitlines()[-1].split()[-1] == "100.0%"
+
+
+def test_budget_amount_condition_filters_project_tables(ctx):
+    a = ctx.ask("哪些项目的资金总额超过100万元？")
+    assert a.intent == "budget" and a.plan.filters.table == "project"
+    assert a.value == 5
+    assert list(a.projects) == [
+        "城乡居民基本医疗保险参保补助", "其他资金", "政务云数据中心运维项目", "教师培训费", "社區衛生服務中心設備購置",
+    ]
+    assert "2450.8万元" in a.text and "800万元" in a.text and "其余10张表不满足" in a.text
+    b = ctx.ask("资金总额不超过20万元的项目有哪些")
+    assert list(b.projects) == ["教研活动经费", "招商引资工作经费", "高中教育助学金区配套", "高考入学政府资助区配套"]
+    # 元 in the question is converted to 万元
+    c = ctx.ask("哪些项目的资金总额超过3000000元？")
+    assert list(c.projects) == ["城乡居民基本医疗保险参保补助", "其他资金", "政务云数据中心运维项目"]
