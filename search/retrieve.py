@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.normalize import key
 from search.artifacts import LazyEncoder, ModelLoadError, SearchError, VectorStore, resolve_model_id
 from search.bm25 import BM25Index
 from search.chunks import CHUNK_VERSION, ChunkTable
@@ -55,10 +57,27 @@ class ModelMismatchError(SearchError):
         )
 
 
+SHORT_QUERY_CHARS = 4
+_A_NOT_A_RE = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+
+
+def normalize_query(query: str) -> str:
+    """Colloquial A-not-A questions ask about A: 满不满意 -> 满意, 花没花完 -> 花完, 有没有 -> 有."""
+    return _A_NOT_A_RE.sub(r"\1", query)
+
+
+
+def rrf_weights(query: str, short_dense_weight: float) -> tuple[float, float]:
+    """(bm25, dense) RRF weights: a one- or two-word topic query ("培训", "资助") is matched more
+    reliably by its words than by the embedding of a bare word, so the dense list counts less."""
+    return (1.0, short_dense_weight) if len(key(query)) <= SHORT_QUERY_CHARS else (1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class RetrievalOptions:
     depth: int = 50  # candidates taken from each retriever before fusion (20..100 measured equal)
     rrf_k: int = RRF_K
+    short_query_dense_weight: float = 0.5
     weights: tuple[float, float] = (0.5, 0.5)  # (bm25, dense) for weighted fusion
 
 
@@ -139,6 +158,7 @@ class HybridRetriever:
         queries = [q.strip() for q in queries]
         if any(not q for q in queries):
             raise SearchError("查询内容不能为空")
+        shown, queries = queries, [normalize_query(q) for q in queries]
         depth = max(depth or self.options.depth, top_k)
         mask = allowed_mask(self.chunks, filters)
         allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None
@@ -150,8 +170,20 @@ class HybridRetriever:
         results = []
         for i, q in enumerate(queries):
             bm = self._bm25(q, depth, mask) if mode != "dense" else []
-            results.append(self._result(q, bm, dense_lists[i], top_k, mode, fusion))
+            r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
+            results.append(SearchResult(shown[i], r.hits, r.clusters))
         return results
+
+    def _exact_first(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """Rows whose indicator name is exactly the query come first (how others phrased *this*).
+
+        Only the order changes; each hit keeps its fused score."""
+        q = key(query)
+        exact = [(p, s) for p, s in ranked if key(self.chunks.row(p).get("name", "")) == q]
+        if not exact:
+            return ranked
+        chosen = {p for p, _ in exact}
+        return exact + [(p, s) for p, s in ranked if p not in chosen]
 
     def _result(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
                 mode: str, fusion: str) -> SearchResult:
@@ -164,7 +196,9 @@ class HybridRetriever:
         elif mode == "dense":
             ranked = dn
         elif fusion == "rrf":
-            ranked = rrf([[p for p, _ in bm], [p for p, _ in dn]], k=self.options.rrf_k)
+            ranked = rrf([[p for p, _ in bm], [p for p, _ in dn]], k=self.options.rrf_k,
+                         weights=rrf_weights(query, self.options.short_query_dense_weight))
+            ranked = self._exact_first(query, ranked)
         else:
             ranked = weighted([bm, dn], weights=self.options.weights)
         hits: list[Hit] = []

@@ -268,3 +268,24 @@ def test_unloadable_model_is_a_chinese_engine_error(tmp_path, monkeypatch):
         engine.ingest([CORPUS / "other_bracket_list_2024.txt"])
     assert "无法加载嵌入模型" in str(err.value) and "no-such-model" in str(err.value)
     assert not (tmp_path / "idx" / "manifest.json").exists()  # nothing half-written became current
+
+
+def test_query_normalisation_and_short_query_weights():
+    from search.retrieve import normalize_query, rrf_weights
+
+    assert normalize_query("学生家长对学校满不满意") == "学生家长对学校满意"
+    assert normalize_query("预算花没花完") == "预算花完"
+    assert normalize_query("不断提高") == "不断提高"
+    assert rrf_weights("培训", 0.5) == (1.0, 0.5)
+    assert rrf_weights("教师培训人数", 0.5) == (1.0, 1.0)
+
+
+def test_exact_name_comes_first_with_its_own_score(fake_retriever):
+    res = fake_retriever.search("师生满意度", top_k=5)
+    top = res.hits[0]
+    assert top.row["name"] == "师生满意度"
+    assert top.score == pytest.approx(
+        (1 / (60 + top.bm25_rank) if top.bm25_rank else 0) + (1 / (60 + top.dense_rank) if top.dense_rank else 0)
+    )
+    # the shown query is what the user typed, not the normalised form
+    assert fake_retriever.search("满不满意", top_k=3).query == "满不满意"
