@@ -150,14 +150,21 @@ class Document:
         return tuple(r for t in self.tables for r in t.rows)
 
 
-def row_to_json(doc: Document, table: Table, row: IndicatorRow) -> dict[str, Any]:
-    """The stable ``perfsearch rows --json`` object (exactly these keys)."""
+def table_context(doc: Document, table: Table) -> dict[str, Any]:
+    """The document/table keys every row object starts with."""
     return {
         "doc": doc.file,
         "unit": table.unit or doc.unit,
         "year": table.year if table.year is not None else doc.year,
         "table": table.kind,
         "project": table.project,
+    }
+
+
+def row_to_json(doc: Document, table: Table, row: IndicatorRow) -> dict[str, Any]:
+    """The stable ``perfsearch rows --json`` object (exactly these keys)."""
+    return {
+        **table_context(doc, table),
         "function": row.function,
         "level1": row.level1,
         "level2": row.level2,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.model import Document, IndicatorRow, Table, Target, row_to_json
+from indexer.model import Document, IndicatorRow, Table, Target, row_to_json, table_context
 
 # Bump when chunk texts change: every hash changes, so everything is re-embedded.
 CHUNK_VERSION = 2
@@ -135,11 +135,7 @@ def section_texts(doc: Document, table: Table, label: str, text: str) -> tuple[t
 def section_row(doc: Document, table: Table, label: str, text: str, source: dict[str, Any]) -> dict[str, Any]:
     """A section as a hit object with exactly the keys of ``row_to_json``."""
     return {
-        "doc": doc.file,
-        "unit": table.unit or doc.unit,
-        "year": table.year if table.year is not None else doc.year,
-        "table": table.kind,
-        "project": table.project,
+        **table_context(doc, table),
         "function": "",
         "level1": "",
         "level2": "",

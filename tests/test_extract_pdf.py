@@ -6,9 +6,7 @@ expected cell texts are known exactly.  Bad inputs are real broken files.
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import pdfplumber
@@ -28,18 +26,8 @@ from indexer.model import ExpenseLine, IndicatorRow, IngestError, SourceRef, Tab
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_make_corpus():
-    name = "perfsearch_make_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "make_corpus.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from scripts import make_corpus as mc  # noqa: E402
 
-
-mc = _load_make_corpus()
 SRC = SourceRef("hand.txt")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import zipfile
 from pathlib import Path
 
@@ -24,18 +22,8 @@ from indexer.model import ExpenseLine, IndicatorRow, IngestError, SourceRef, Tab
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_make_corpus():
-    name = "perfsearch_make_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "make_corpus.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from scripts import make_corpus as mc  # noqa: E402
 
-
-mc = _load_make_corpus()
 SRC = SourceRef("hand.txt")
 
 

@@ -23,6 +23,34 @@ def _print_json_lines(objs) -> None:
         out.write(json.dumps(o, ensure_ascii=False) + "\n")
 
 
+def run_ingest(engine: Engine, paths, *, prune: bool = False, show_progress: bool = True, desc: str = "导入"):
+    """Ingest with a progress bar on stderr; print per-file errors and the summary (shared by commands)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(i: int, n: int, name: str) -> None:
+        nonlocal bar
+        if not show_progress:
+            return
+        if bar is None:
+            bar = tqdm(total=n, desc=desc, unit="个文件", file=sys.stderr)
+        bar.set_postfix_str(name[:40])
+        bar.update(1)
+
+    try:
+        report = engine.ingest(paths, prune=prune, progress=progress)
+    except EngineError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if bar is not None:
+            bar.close()
+    for err in report.errors:
+        click.echo(f"错误：{err.message}", err=True)
+    click.echo(report.summary(), err=True)
+    return report
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志")
 def main(verbose: bool) -> None:
@@ -47,30 +75,7 @@ def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: 
       perfsearch ingest 新文件.pdf --index ./index
       perfsearch ingest corpus/ --prune
     """
-    from tqdm import tqdm
-
-    engine = _engine(index)
-    bar = None
-
-    def progress(i: int, n: int, name: str) -> None:
-        nonlocal bar
-        if no_progress:
-            return
-        if bar is None:
-            bar = tqdm(total=n, desc="导入", unit="个文件", file=sys.stderr)
-        bar.set_postfix_str(name[:40])
-        bar.update(1)
-
-    try:
-        report = engine.ingest(paths, prune=prune, progress=progress)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if bar is not None:
-            bar.close()
-    for err in report.errors:
-        click.echo(f"错误：{err.message}", err=True)
-    click.echo(report.summary(), err=True)
+    report = run_ingest(_engine(index), paths, prune=prune, show_progress=not no_progress)
     if report.errors:
         sys.exit(1)
 

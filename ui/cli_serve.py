@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-import sys
 import time
 
 import click
@@ -40,30 +39,10 @@ def is_loopback(host: str) -> bool:
 
 def build_index(engine, corpus: str) -> None:
     """Build the index from ``corpus`` with a progress bar on the terminal."""
-    from tqdm import tqdm
-
-    from search.engine import EngineError
-
-    bar = None
-
-    def progress(i: int, n: int, name: str) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=n, desc="构建索引", unit="个文件", file=sys.stderr)
-        bar.set_postfix_str(name[:40])
-        bar.update(1)
+    from ui.cli import run_ingest
 
     click.echo(f"索引 {engine.index_dir} 不存在，正在从 {corpus} 构建……", err=True)
-    try:
-        report = engine.ingest([corpus], progress=progress)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        if bar is not None:
-            bar.close()
-    for err in report.errors:
-        click.echo(f"错误：{err.message}", err=True)
-    click.echo(report.summary(), err=True)
+    run_ingest(engine, [corpus], desc="构建索引")
 
 
 @click.command("serve")
