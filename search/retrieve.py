@@ -177,13 +177,16 @@ class HybridRetriever:
     def _exact_first(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rows whose indicator name is exactly the query come first (how others phrased *this*).
 
-        Only the order changes; each hit keeps its fused score."""
+        An exact hit ranked below others is given the best fused score so scores stay in
+        (non-strictly) descending order; an exact hit already on top keeps its own score."""
         q = key(query)
         exact = [(p, s) for p, s in ranked if key(self.chunks.row(p).get("name", "")) == q]
-        if not exact:
+        if not exact or not ranked:
             return ranked
+        best = ranked[0][1]
+        lifted = [(p, max(s, best)) for p, s in exact]
         chosen = {p for p, _ in exact}
-        return exact + [(p, s) for p, s in ranked if p not in chosen]
+        return lifted + [(p, s) for p, s in ranked if p not in chosen]
 
     def _result(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
                 mode: str, fusion: str) -> SearchResult:
