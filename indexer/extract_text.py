@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from indexer.classify import split_by_roles
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
 from indexer.normalize import clean_cell
@@ -82,11 +83,13 @@ def detect_separator(lines: list[str], suffix: str = "") -> str:
 
 def split_cells(line: str, mode: str = "tab") -> list[str]:
     """Split one physical line into raw cells."""
-    if mode == "tab":
+    if mode == "tab" and "\t" in line:
         return line.split("\t")
     if mode == "comma":
         return next(csv.reader([line]))
     stripped = line.strip()
+    if mode == "tab":
+        return [line]
     if mode == "pipe" and ("|" in stripped or "｜" in stripped):
         parts = _PIPE_RE.split(stripped)
         if parts and parts[0] == "":
@@ -96,7 +99,8 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
         return parts
     if mode == "space" and _MULTISPACE_RE.search(stripped):
         return _MULTISPACE_RE.split(stripped)
-    return [line]
+    # cells separated by single spaces: the roles of the pieces decide where cells end
+    return split_by_roles(stripped) or [line]
 
 
 def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:

@@ -267,75 +267,160 @@ def _is_section_end(row: GridRow) -> bool:
     return first in vocab.GOAL_KEYS or first in vocab.PROJECT_KEYS or first in vocab.UNIT_KEYS
 
 
+def _one_cell(row: GridRow) -> str | None:
+    ne = row.nonempty
+    return ne[0][1].text if len(ne) == 1 else None
+
+
+def _is_label_or_header(text: str) -> bool:
+    return vocab.is_level1(text) or vocab.is_level2(text) or vocab.header_role(text) is not None
+
+
+def join_wrapped_labels(rows: list[GridRow]) -> list[GridRow]:
+    """One-cell lines that are the two halves of one label: ``社会效益`` / ``指标`` -> ``社会效益指标``."""
+    out: list[GridRow] = []
+    i = 0
+    while i < len(rows):
+        a = _one_cell(rows[i])
+        b = _one_cell(rows[i + 1]) if i + 1 < len(rows) else None
+        if a is not None and b is not None and len(a) <= 12 and len(b) <= 8:
+            joined = a + b
+            if _is_label_or_header(joined) and (not _is_label_or_header(a) or key(b) == "指标") and (
+                not _is_label_or_header(b) or vocab.is_level2(joined)
+            ):
+                cell = rows[i].nonempty[0][1]
+                out.append(GridRow((Cell(joined, cell.line, cell.bbox),), rows[i].page, rows[i].line, rows[i].bbox))
+                i += 2
+                continue
+        out.append(rows[i])
+        i += 1
+    return out
+
+
 def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
-    """Files written one cell per line: rebuild table rows from the cell stream.
+    """Tables written one cell per line: rebuild table rows from the cell stream.
 
     A header appears as consecutive one-cell lines (一级指标 / 二级指标 / 三级指标 /
-    指标值); the cells after it are grouped into rows that end with a value.
+    指标值 …); the cells after it are read as rows by what each cell is: level labels
+    open a row, free text is the indicator name, and the columns after the name in the
+    header (operator, value, unit, weight …) take the following cells that fit them.
+    Rows are rebuilt with their cells at the header's column positions.
     """
-    if not rows or any(len(r.nonempty) > 1 for r in rows):
+    if not rows:
         return rows
+    rows = join_wrapped_labels(rows)
     out: list[GridRow] = []
     i = 0
     n = len(rows)
     while i < n:
         j = i
         header: list[Cell] = []
-        while j < n and vocab.header_role(rows[j].cells[0].text) is not None:
-            header.append(rows[j].cells[0])
+        while j < n and _one_cell(rows[j]) is not None and (
+            vocab.header_role(_one_cell(rows[j]) or "") is not None or (header and _is_other_header(rows[j]))
+        ):
+            header.append(rows[j].nonempty[0][1])
             j += 1
         roles = [vocab.header_role(c.text) for c in header]
-        if len(header) >= 3 and "name" in roles or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
-            out.append(GridRow(tuple(header), line=header[0].line))
-            n_values = sum(1 for r in roles if r in ("value", "half"))
-            i = _stream_rows(rows, j, max(1, n_values), out)
+        if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
+            kept = [(c, r) for c, r in zip(header, roles)]
+            out.append(GridRow(tuple(c for c, _ in kept), line=header[0].line))
+            i = _stream_rows(rows, j, [r for _, r in kept], out)
             continue
         out.append(rows[i])
         i += 1
     return out
 
 
-def _stream_rows(rows: list[GridRow], i: int, n_values: int, out: list[GridRow]) -> int:
-    current: list[Cell] = []
-    has_name = False
-    values = 0
+def _is_other_header(row: GridRow) -> bool:
+    """A header cell without a role of ours (全年实际完成值, 未完成原因…): still part of the header run."""
+    t = key(_one_cell(row) or "")
+    return bool(t) and len(t) <= 14 and bool(re.search(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重", t))
 
-    def flush() -> None:
-        nonlocal current, has_name, values
-        if current:
-            out.append(GridRow(tuple(current), line=current[0].line))
-        current, has_name, values = [], False, 0
+
+def _fits(role: str | None, text: str) -> bool:
+    from indexer import classify
+
+    if role == "op":
+        return classify.is_op(text) or key(text) in classify.DIRECTIONS
+    if role == "unit":
+        return classify.is_unit(text) or text.strip() in ("/", "-", "—")
+    if role == "weight":
+        return classify.is_number(text)
+    if role == "value_type":
+        return key(text) in classify.VALUE_TYPES
+    if role in ("value", "half"):
+        return not (vocab.is_level1(text) or vocab.is_level2(text))
+    # other columns (实际完成值, 备注 …): values and numbers only, never a name
+    return value_likeness(text) >= 0.5
+
+
+def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow]) -> int:
+    from indexer import classify
+
+    width = len(roles)
+    pos = {r: k for k, r in enumerate(roles) if r is not None}
+    name_at = pos.get("name", max((pos.get(r, -1) for r in ("level1", "level2", "task")), default=-1) + 1)
+    tail = [(k, roles[k]) for k in range(name_at + 1, width)]
+    has_value_col = any(r in ("value", "half") for _, r in tail)
+
+    def emit(cells: dict[int, Cell], line: int | None) -> None:
+        out.append(GridRow(tuple(cells.get(k, Cell("")) for k in range(max(width, name_at + 1))), line=line))
 
     while i < len(rows):
-        cell = rows[i].cells[0]
-        t = cell.text
-        if is_title(rows[i]) or _is_section_end(rows[i]) or vocab.header_role(t) == "name":
+        t = _one_cell(rows[i])
+        if t is None or is_title(rows[i]) or _is_section_end(rows[i]) or vocab.header_role(t) == "name":
             break
-        label = (
-            vocab.is_level1(t) or vocab.is_level2(t) or bool(vocab.FUNCTION_RE.match(key(t)))
-            or bool(vocab.INDEX_RE.match(key(t)))
-        )
-        if label:
-            if has_name:
-                flush()
-            current.append(cell)
-        elif has_name and value_likeness(t) >= 0.5 and values < n_values:
-            current.append(cell)
-            values += 1
-            if values == n_values:
-                flush()
-        elif has_name and values:
-            flush()
-            current.append(cell)
-            has_name = True
-        else:
-            if has_name:
-                # two free texts in a row: the earlier one was a label (二级/重点工作)
-                pass
-            current.append(cell)
-            has_name = True
+        from_cell = rows[i].nonempty[0][1]
+        if classify.is_clutter(t):
+            i += 1
+            continue
+        if classify.is_end(t):
+            break
+        cells: dict[int, Cell] = {}
+        line = rows[i].line
+        # level labels
+        while i < len(rows) and (t := _one_cell(rows[i])) is not None and (vocab.is_level1(t) or vocab.is_level2(t)):
+            c = rows[i].nonempty[0][1]
+            l1_at, l2_at = pos.get("level1"), pos.get("level2")
+            if vocab.is_level1(t) and not vocab.is_level2(t) and l1_at is not None and l1_at not in cells and (
+                l2_at is None or l2_at not in cells
+            ):
+                cells[l1_at] = c
+            elif l2_at is not None and l2_at not in cells:
+                cells[l2_at] = c
+            elif l1_at is not None and l1_at not in cells:
+                cells[l1_at] = c
+            else:
+                break
+            i += 1
+        if i >= len(rows) or (t := _one_cell(rows[i])) is None or is_title(rows[i]) or _is_section_end(rows[i]):
+            if cells:
+                emit(cells, line)
+            break
+        if classify.is_end(t):
+            if cells:
+                emit(cells, line)
+            break
+        from_cell = rows[i].nonempty[0][1]
+        cells[name_at] = from_cell
         i += 1
-    flush()
+        got_value = False
+        for k, role in tail:
+            if i >= len(rows):
+                break
+            t = _one_cell(rows[i])
+            if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
+                break
+            if not _fits(role, t):
+                continue
+            if role in ("value", "half"):
+                got_value = True
+            if role is not None:
+                cells[k] = rows[i].nonempty[0][1]
+            i += 1
+        if has_value_col and not got_value and not any(k != name_at for k in cells):
+            continue  # free text between rows (a reason, a note): not an indicator row
+        emit(cells, line)
     return i
 
 

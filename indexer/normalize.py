@@ -21,6 +21,9 @@ _CJK = r"\u3400-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef“”‘’《》、，。；：？！（）【】"
 # a space between two CJK characters/punctuation is extraction noise ("监 测体系")
 _CJK_SPACE_RE = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])\s+(?=[{_CJK}{_CJK_PUNCT}])")
+# pinyin glosses that machine conversion inserts into words: 一級(jí)指標(biāo) -> 一級指標
+_TONE = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+GLOSS_RE = re.compile(rf"(?<=[{_CJK}])\s?[（(][a-zü]*[{_TONE}][a-zü{_TONE}]*[）)]")
 
 
 def clean_cell(text: str | None) -> str:
@@ -35,6 +38,7 @@ def clean_cell(text: str | None) -> str:
         return ""
     s = html.unescape(str(text))
     s = _TAG_RE.sub(" ", s)
+    s = GLOSS_RE.sub("", s)
     s = _WS_RE.sub(" ", s).strip()
     s = _CJK_SPACE_RE.sub("", s)
     return s

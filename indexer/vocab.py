@@ -7,9 +7,10 @@ relate 二级 labels to their 一级 parent.
 
 from __future__ import annotations
 
+import functools
 import re
 
-from indexer.normalize import key
+from indexer.normalize import GLOSS_RE, key
 
 # --- 一级指标 -------------------------------------------------------------
 # label (as keys) -> category
@@ -81,24 +82,41 @@ L2_CUES: dict[str, re.Pattern[str]] = {
 }
 
 
+# label spellings seen in real tables: 产出值 / 数量值 (值 for 指标), 社会效益类指标, 实施效果指标
+_LABEL_SUFFIX_RE = re.compile(r"(?:类指标|指标|类|值)$")
+LEVEL1_EXTRA: dict[str, str] = {key("实施效果指标"): "效益", key("实施效果"): "效益"}
+
+
+def _variant(table: dict[str, str], k: str) -> str | None:
+    if k in table:
+        return table[k]
+    core = _LABEL_SUFFIX_RE.sub("", k)
+    if core != k and core:
+        return table.get(core) or table.get(core + "指标")
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
 def level1_category(text: str) -> str | None:
-    return LEVEL1.get(_label_key(text))
+    k = _label_key(text)
+    return _variant(LEVEL1, k) or LEVEL1_EXTRA.get(k)
 
 
+@functools.lru_cache(maxsize=8192)
 def level2_category(text: str) -> str | None:
-    return LEVEL2.get(_label_key(text))
+    return _variant(LEVEL2, _label_key(text))
 
 
 def _label_key(text: str) -> str:
-    return key(text).rstrip(":：")
+    return key(GLOSS_RE.sub("", text)).rstrip(":：")
 
 
 def is_level1(text: str) -> bool:
-    return _label_key(text) in LEVEL1
+    return level1_category(text) is not None
 
 
 def is_level2(text: str) -> bool:
-    return _label_key(text) in LEVEL2
+    return level2_category(text) is not None
 
 
 def is_ambiguous_cost(text: str) -> bool:
@@ -136,8 +154,41 @@ EXTRA_ROLE_NAMES = {
 }
 
 
+# header spellings matched by shape: 指标值(年度), 预期2022年实现值, 一级, 二级指标(长期) …
+_HEADER_PAREN_RE = re.compile(r"[(（][^()（）]*[)）]")
+_HEADER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"长期|中期|以前年度|上年|实际|完成值|完成情况|得分|偏差|原因|改进措施"), "other"),
+    (re.compile(r"^一级(?:指标|目标)?(?:名称)?$"), "level1"),
+    (re.compile(r"^二级(?:指标|目标)?(?:名称)?$"), "level2"),
+    (re.compile(r"^三级(?:指标|目标)?(?:名称)?$"), "name"),
+    (re.compile(r"^半年(?:度|程)?(?:指标值|目标值|目标|值)"), "half"),
+    (re.compile(r"^(?:全年|年度|全程|当年)?(?:程)?(?:指标值|目标值|数值|预期实现值|预期值|指标目标值)(?:及单位)?$"), "value"),
+    (re.compile(r"^(?:预期|当年预期|20\d\d年?)(?:20\d\d年)?(?:实现值|目标值|指标值)$"), "value"),
+    (re.compile(r"^绩效(?:标准|目标值|指标值)$"), "value"),
+    (re.compile(r"^指标方向|^指标性质$|^计算符号|^运算符|^符号$"), "op"),
+    (re.compile(r"^(?:计量|度量)?单位$"), "unit"),
+    (re.compile(r"^(?:指标)?权重|^分值$"), "weight"),
+    (re.compile(r"^(?:指标)?(?:解释|说明)|^指标标准或依据$|^指标值设定依据|^评价标准|^计分方法"), "desc"),
+    (re.compile(r"^评[(（]?扣?[)）]?分标准|^扣分标准"), "score"),
+    (re.compile(r"^备注"), "remark"),
+)
+# header words that are too generic to be the indicator-name column when a 三级 column exists
+WEAK_NAME_HEADERS = {key("绩效指标")}
+
+
+@functools.lru_cache(maxsize=8192)
 def header_role(text: str) -> str | None:
-    return HEADER_ROLES.get(key(text).rstrip(":："))
+    k = key(GLOSS_RE.sub("", text)).rstrip(":：")
+    role = HEADER_ROLES.get(k)
+    if role is not None or not k or len(k) > 16:
+        return role
+    bare = _HEADER_PAREN_RE.sub("", k)
+    if bare != k and bare in HEADER_ROLES and not re.search(r"长期|中期", k):
+        return HEADER_ROLES[bare]
+    for pat, r in _HEADER_PATTERNS:
+        if pat.search(k):
+            return None if r == "other" else r
+    return None
 
 
 # --- table keys ------------------------------------------------------------

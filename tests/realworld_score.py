@@ -133,6 +133,18 @@ def documents(ids: list[str] | None = None) -> list[tuple[str, Path, Path]]:
     return out
 
 
+def levels_match(lb: Label, level1: str, level2: str) -> bool:
+    """一级 and 二级 equal the label's.  Where the source prints no 一级 (label empty), an 一级 the parser
+    inferred from the 二级 label's category (数量指标 -> 产出指标) is accepted."""
+    from indexer import vocab
+
+    if norm_name(level2) != norm_name(lb.level2):
+        return False
+    if norm_name(level1) == norm_name(lb.level1):
+        return True
+    return not lb.level1 and bool(lb.level2) and vocab.level1_category(level1) == vocab.level2_category(lb.level2)
+
+
 def score_document(doc_id: str, src: Path, lab: Path) -> DocScore:
     from indexer.ingest import parse_file
     from indexer.model import IngestError
@@ -165,7 +177,7 @@ def score_document(doc_id: str, src: Path, lab: Path) -> DocScore:
             s.value_ok += 1
         else:
             s.wrong_values.append((lb.name, lb.value, r.value))
-        if norm_name(r.level1) == norm_name(lb.level1) and norm_name(r.level2) == norm_name(lb.level2):
+        if levels_match(lb, r.level1, r.level2):
             s.levels_ok += 1
         else:
             s.wrong_levels.append((lb.name, f"{lb.level1}/{lb.level2}", f"{r.level1}/{r.level2}"))

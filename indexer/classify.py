@@ -1,0 +1,165 @@
+"""What a piece of text IS, decided from vocabulary and value grammar.
+
+Kinds: ``l1`` / ``l2`` (level labels), ``header`` (column header words),
+``key`` (table fields: 项目名称, 实施单位 …), ``op`` (an operator alone),
+``num`` (a bare number), ``unit`` (a unit word alone), ``value`` (a target
+value: operator + number + unit, ``≥95%``), ``qual`` (a known qualitative
+value: 健全, 按时完成), ``dir`` (正向/反向), ``vtype`` (定量/定性),
+``clutter`` (web-page furniture: 扫一扫, 打印本页 …), ``end`` (approval blocks,
+footnotes: nothing after them in the table is an indicator row) and ``text``.
+
+Used to split lines whose cells are separated by single spaces (roles decide
+where a cell ends, because names contain spaces too), to skip clutter and to
+end indicator sections.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from indexer import vocab
+from indexer.normalize import key
+
+OP_RE = re.compile(
+    r"^(?:≥|≤|>=|<=|=>|=<|≧|≦|⩾|⩽|>|<|=|═|＝|＞|＜|＞＝|＜＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过|定性)$"
+)
+_NUM_RE = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+_UNIT_RE = re.compile(
+    r"^(?:%|％|‰|[\u4e00-\u9fff]{1,3}(?:/[\u4e00-\u9fff]{1,3}){0,2}|[a-zA-Z]{1,4}(?:/[\u4e00-\u9fffa-zA-Z]{1,3})?|"
+    r"平方米|立方米|万元/人)$"
+)
+_KNOWN_UNITS = {
+    "%", "％", "‰", "次", "人", "人次", "万人次", "名", "个", "所", "套", "节", "天", "日", "小时", "期", "场", "份",
+    "条", "台", "项", "篇", "家", "户", "月", "年", "元", "万元", "亿元", "平方米", "公里", "千米", "米", "吨", "册",
+    "本", "门", "课时", "学时", "分", "批", "批次", "辆", "座", "间", "张", "件", "处", "点", "盏", "亩", "村", "组",
+    "个月", "工作日", "人/次", "万元/人", "元/人", "元/生", "元/生/年", "元/人/年", "km", "公顷", "立方米", "场次",
+    "所次", "校", "班", "株", "棵", "头", "只", "平方公里", "万人", "人/年", "次/年", "元/月", "元/年",
+}  # fmt: skip
+DIRECTIONS = {key(x) for x in ("正向", "反向", "正向指标", "反向指标", "中性", "区间")}
+VALUE_TYPES = {key(x) for x in ("定量", "定性", "定量指标", "定性指标")}
+_CLUTTER_RE = re.compile(
+    r"扫一扫|手机打开|打印本页|关闭窗口|打印此页|返回顶部|字号[:：]?\s*[大中小]|^【?字体[:：]|分享到|^发布时间|^发布日期|"
+    r"^来源[:：]|浏览次数|^当前位置|您所在的位置|^首页\s*[>＞]|^上一篇|^下一篇|^qrcode$|联系客服|关注微信|下载APP|"
+    r"^网站地图|^版权所有|ICP备|公网安备|^主办单位|^承办单位|网站标识码|^登录$|^注册$|^搜索$|^logo$|"
+    r"^标\s*题[:：]?|^索\s*引\s*号|^文\s*号[:：]|^发文机关|^成文日期|^分\s*类[:：]|^【打印】|^【关闭】|^相关链接|"
+    r"^阅读[:：]?\d*|^评论|^查看[:：]|发布者[:：]",
+    re.I,
+)
+_END_RE = re.compile(
+    r"[（(]\s*盖\s*章\s*[)）]|审核意见|审批意见|财政部门.{0,6}意见|^填报人|^填表人|^联系电话|^单位负责人|^注\s*[:：1１]|^说明\s*[:：]|"
+    r"^备注\s*[:：]|^其他需要说明|^总分$"
+)
+
+
+def is_op(text: str) -> bool:
+    return bool(OP_RE.match(key(text)) or OP_RE.match(text.strip()))
+
+
+def is_number(text: str) -> bool:
+    return bool(_NUM_RE.match(key(text)))
+
+
+def is_unit(text: str) -> bool:
+    t = text.strip()
+    return t in _KNOWN_UNITS or key(t) in _KNOWN_UNITS
+
+
+def is_clutter(text: str) -> bool:
+    t = text.strip()
+    return bool(t) and bool(_CLUTTER_RE.search(t))
+
+
+def is_end(text: str) -> bool:
+    return bool(_END_RE.search(text.strip()))
+
+
+@functools.lru_cache(maxsize=65536)
+def kind(text: str) -> str:
+    """The kind of one piece of text (see the module docstring)."""
+    from indexer.target import parse_target, value_likeness
+
+    t = text.strip()
+    k = key(t).rstrip(":：")
+    if not k:
+        return "text"
+    if vocab.header_role(t) is not None and not vocab.is_level1(t) and not vocab.is_level2(t):
+        return "header"
+    if vocab.is_level1(t):
+        return "l1"
+    if vocab.is_level2(t):
+        return "l2"
+    if is_op(t):
+        return "op"
+    if is_number(t):
+        return "num"
+    if is_unit(t):
+        return "unit"
+    if k in DIRECTIONS:
+        return "dir"
+    if k in VALUE_TYPES:
+        return "vtype"
+    if _is_key(k):
+        return "key"
+    if is_clutter(t):
+        return "clutter"
+    if parse_target(t).is_numeric and not re.search(r"[(（)）]", t):
+        return "value"
+    if value_likeness(t) >= 0.95:
+        return "qual"
+    return "text"
+
+
+def _is_key(k: str) -> bool:
+    k = vocab.PREFIX_RE.sub("", k)
+    return (
+        k in vocab.GOAL_KEYS or k in vocab.UNIT_KEYS or k in vocab.PROJECT_KEYS or k in vocab.IMPL_UNIT_KEYS
+        or k in vocab.SUPERVISOR_KEYS or k in vocab.DUTY_KEYS or k in vocab.TOTAL_KEYS or k in vocab.FUNDING_KEYS
+    )
+
+
+_STRONG = {"l1", "l2", "header", "op", "value", "dir", "vtype"}
+
+
+def split_by_roles(line: str) -> list[str] | None:
+    """Cells of a line whose cells are separated by single spaces, or None when it is one cell.
+
+    Tokens between spaces are classified; runs of free text are joined back (names may contain
+    spaces); an operator, number and unit written apart become one value (``= 24 人/次`` ->
+    ``=24人/次``).  A line is split only when it holds a level label, a header word, a value or a
+    table key next to other text, so prose stays whole.
+    """
+    tokens = [t for t in re.split(r"[ \u3000\u00a0]+", line.strip()) if t]
+    if len(tokens) < 2:
+        return None
+    kinds = [kind(t) for t in tokens]
+    strong = sum(1 for k in kinds if k in _STRONG)
+    if strong == 0 and not (kinds[0] == "key" and len(tokens) >= 2):
+        if not (kinds[-1] == "num" and kinds[-2] == "text"):
+            return None
+    if all(k == "header" for k in kinds) and len(tokens) < 3:
+        return None
+    cells: list[str] = []
+    ck: list[str] = []
+    i = 0
+    while i < len(tokens):
+        t, k = tokens[i], kinds[i]
+        if k == "unit" and ck and ck[-1] in ("num", "value") and not cells[-1].endswith(t):
+            if ck[-1] == "num" or not re.search(r"[^\d.,%≥≤=<>]$", cells[-1]):
+                cells[-1] += t
+                ck[-1] = "value"
+                i += 1
+                continue
+        if k == "num" and ck and ck[-1] == "op":
+            cells[-1] += t
+            ck[-1] = "num"
+            i += 1
+            continue
+        if k in ("text", "clutter") and ck and ck[-1] in ("text",):
+            cells[-1] += " " + t
+            i += 1
+            continue
+        cells.append(t)
+        ck.append("text" if k == "clutter" else k)
+        i += 1
+    return cells if len(cells) > 1 else None
