@@ -43,7 +43,8 @@ _CLUTTER_RE = re.compile(
     r"^来源[:：]|浏览次数|^当前位置|您所在的位置|^首页\s*[>＞]|^上一篇|^下一篇|^qrcode$|联系客服|关注微信|下载APP|"
     r"^网站地图|^版权所有|ICP备|公网安备|^主办单位|^承办单位|网站标识码|^登录$|^注册$|^搜索$|^logo$|"
     r"^标\s*题[:：]?|^索\s*引\s*号|^文\s*号[:：]|^发文机关|^成文日期|^分\s*类[:：]|^【打印】|^【关闭】|^相关链接|"
-    r"^阅读[:：]?\d*|^评论|^查看[:：]|发布者[:：]",
+    r"^阅读[:：]?\d*|^评论|^查看[:：]|发布者[:：]|扫码|主办$|承办$|^地址[:：]|^邮箱[:：]|监督电话|^网站标识码|标识码[:：]|"
+    r"^内容保障|^技术支持|^联系我们|^网站声明|^无障碍",
     re.I,
 )
 _END_RE = re.compile(
@@ -133,6 +134,8 @@ def split_by_roles(line: str) -> list[str] | None:
     if len(tokens) < 2:
         return None
     kinds = [kind(t) for t in tokens]
+    if all(k in ("op", "num", "unit", "value") for k in kinds):
+        return ["".join(tokens)]  # one value written with spaces: ≥ 95 %
     strong = sum(1 for k in kinds if k in _STRONG)
     if strong == 0 and not (kinds[0] == "key" and len(tokens) >= 2):
         if not (kinds[-1] == "num" and kinds[-2] == "text"):

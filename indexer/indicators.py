@@ -86,10 +86,18 @@ class RowParse:
 def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | None:
     """Column roles if ``row`` is an indicator header row, else None."""
     roles: dict[str, int] = {}
+    weak_name: int | None = None
     for i, cell in enumerate(row.cells):
         role = vocab.header_role(cell.text) if cell.text else None
+        if role == "name" and vocab.is_weak_name_header(cell.text):
+            weak_name = i if weak_name is None else weak_name
+            continue
         if role and role not in roles:
             roles[role] = i
+    if weak_name is not None and "name" not in roles and weak_name > max(
+        (roles.get(r, -1) for r in ("level1", "level2", "task")), default=-1
+    ):
+        roles["name"] = weak_name  # 绩效指标 names the indicator column only after the level columns
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
     if "value" not in roles and "half" not in roles and "level2" not in roles:

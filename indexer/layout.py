@@ -382,6 +382,12 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
         while i < len(rows) and (t := _one_cell(rows[i])) is not None and (vocab.is_level1(t) or vocab.is_level2(t)):
             c = rows[i].nonempty[0][1]
             l1_at, l2_at = pos.get("level1"), pos.get("level2")
+            if vocab.is_ambiguous_cost(t) and l2_at is not None and l2_at not in cells:
+                nxt = _one_cell(rows[i + 1]) if i + 1 < len(rows) else None
+                if not (nxt and vocab.is_level2(nxt) and not vocab.is_ambiguous_cost(nxt)):
+                    cells[l2_at] = c  # 成本指标 as a 二级 label (under 产出)
+                    i += 1
+                    continue
             if vocab.is_level1(t) and not vocab.is_level2(t) and l1_at is not None and l1_at not in cells and (
                 l2_at is None or l2_at not in cells
             ):
@@ -424,6 +430,27 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
     return i
 
 
+def _is_header_continuation(row: GridRow) -> bool:
+    """The second line of a two-line header (2021年实际实现值 | 预期2022年实现值)."""
+    ne = row.nonempty
+    return bool(ne) and all(vocab.header_role(c.text) is not None or _is_other_header(GridRow((c,))) for _, c in ne)
+
+
+def _is_end_row(row: GridRow) -> bool:
+    """Approval blocks and footnotes (财政部门审核意见 (盖章), 注:…): the table above is over."""
+    from indexer import classify
+
+    ne = row.nonempty
+    return bool(ne) and classify.is_end(ne[0][1].text)
+
+
+def _is_clutter_row(row: GridRow) -> bool:
+    from indexer import classify
+
+    ne = row.nonempty
+    return bool(ne) and all(classify.is_clutter(c.text) for _, c in ne)
+
+
 def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
     rows = rebuild_single_cell_rows(rows)
     tables: list[Table] = []
@@ -459,6 +486,16 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             prev_row = row
             continue
         if cols is not None:
+            if _is_header_continuation(row):
+                prev_row = row
+                continue
+            if _is_end_row(row):
+                close_section()
+                cols = None
+                prev_row = row
+                continue
+            if _is_clutter_row(row):
+                continue
             if _is_section_end(row):
                 close_section()
                 cols = None

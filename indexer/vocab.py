@@ -120,7 +120,8 @@ def is_level2(text: str) -> bool:
 
 
 def is_ambiguous_cost(text: str) -> bool:
-    return _label_key(text) in AMBIGUOUS_COST
+    k = _label_key(text)
+    return k in AMBIGUOUS_COST or _LABEL_SUFFIX_RE.sub("", k) in AMBIGUOUS_COST
 
 
 # --- column headers ------------------------------------------------------
@@ -174,6 +175,11 @@ _HEADER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # header words that are too generic to be the indicator-name column when a 三级 column exists
 WEAK_NAME_HEADERS = {key("绩效指标")}
+
+
+def is_weak_name_header(text: str) -> bool:
+    k = _HEADER_PAREN_RE.sub("", key(text)).rstrip(":：")
+    return k in WEAK_NAME_HEADERS
 
 
 @functools.lru_cache(maxsize=8192)

@@ -134,15 +134,15 @@ def documents(ids: list[str] | None = None) -> list[tuple[str, Path, Path]]:
 
 
 def levels_match(lb: Label, level1: str, level2: str) -> bool:
-    """一级 and 二级 equal the label's.  Where the source prints no 一级 (label empty), an 一级 the parser
-    inferred from the 二级 label's category (数量指标 -> 产出指标) is accepted."""
+    """一级 and 二级 equal the label's.  Where the source prints no 一级 (label empty), an 一级 label the
+    parser inferred from the 二级 label (数量指标 -> 产出指标) is accepted."""
     from indexer import vocab
 
     if norm_name(level2) != norm_name(lb.level2):
         return False
     if norm_name(level1) == norm_name(lb.level1):
         return True
-    return not lb.level1 and bool(lb.level2) and vocab.level1_category(level1) == vocab.level2_category(lb.level2)
+    return not lb.level1 and bool(lb.level2) and vocab.is_level1(level1)
 
 
 def score_document(doc_id: str, src: Path, lab: Path) -> DocScore:
