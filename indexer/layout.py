@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from indexer import vocab
 from indexer.grid import Cell, GridRow
 from indexer.indicators import Columns, has_bracket_items, header_columns, section_rows
 from indexer.model import ExpenseLine, IndicatorRow, SourceRef, Table
 from indexer.normalize import clean_cell, key, to_simplified
-from indexer.target import value_likeness
+from indexer.target import parse_target, value_likeness
 
 log = logging.getLogger(__name__)
 
@@ -513,4 +513,26 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
     close_section()
     if builder is not None:
         tables.append(builder.build())
-    return [t for t in tables if t.rows or t.total_budget_wan is not None or t.goals or t.project]
+    tables = [t for t in tables if t.rows or t.total_budget_wan is not None or t.goals or t.project]
+    if not any(t.rows for t in tables):
+        tables = _with_prose_rows(tables, rows, file)
+    return tables
+
+
+def _with_prose_rows(tables: list[Table], rows: list[GridRow], file: str) -> list[Table]:
+    """No table found: read indicators written as lists or running text into the first table."""
+    from indexer.prose import prose_rows
+
+    found = prose_rows(rows, file)
+    if not found:
+        return tables
+    out = [
+        IndicatorRow(
+            level1=p.level1, level2=p.level2, name=p.name, value=p.value, target=parse_target(p.value), source=p.source
+        )
+        for p in found
+    ]
+    if tables:
+        return [replace(tables[0], rows=tuple(out)), *tables[1:]]
+    title = next((r.nonempty[0][1].text for r in rows if is_title(r)), "")
+    return [Table(kind=table_kind(title), title=title, unit="", year=None, source=out[0].source, rows=tuple(out))]
