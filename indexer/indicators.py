@@ -273,10 +273,54 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
     return p
 
 
+def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
+    """Rows with more cells after the value (实际完成值, 分值, 得分, 权重, 方向 …): the name comes first
+    and the value is the first value cell after it; what follows is kept out of the value."""
+    from indexer import classify
+
+    k = len(free)
+    if k < 3 or "task" in cols.roles or "function" in cols.roles:
+        return False
+    name_i = next((i for i, c in enumerate(free) if classify.kind(c.text) == "text" and value_likeness(c.text) < 0.5), None)
+    if name_i is None or name_i + 2 >= k:
+        return False
+    after = free[name_i + 1 :]
+    weight_first = "weight" in cols.roles and cols.roles["weight"] < cols.roles.get("value", cols.roles.get("half", 99))
+    extras: dict[str, str] = {}
+    while after and key(after[0].text) in classify.DIRECTIONS | classify.VALUE_TYPES:
+        extras["指标方向" if key(after[0].text) in classify.DIRECTIONS else "指标值类型"] = after.pop(0).text
+    if weight_first and len(after) >= 2 and classify.is_number(after[0].text):
+        extras["权重"] = after.pop(0).text
+    if not after or value_likeness(after[0].text) < 0.5:
+        return False
+    # every cell after the value must be a value, a number or a short note: otherwise this is not the shape
+    rest = after[2:] if cols.n_values == 2 else after[1:]
+    if not rest or not all(value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text)
+                           for c in rest[:3]):
+        return False
+    if cols.n_values == 2 and len(after) >= 2 and value_likeness(after[1].text) >= 0.5:
+        p.half, p.value = after[0].text, after[1].text
+    else:
+        p.value = after[0].text
+    nxt = rest[0].text if rest else ""
+    if "unit" in cols.roles and not p.unit_hint and classify.is_unit(nxt) and not re.search(r"[^\d.,%]$", p.value):
+        p.unit_hint = nxt
+    p.extras.update(extras)
+    p.name_cell = free[name_i]
+    p.name = free[name_i].text
+    labels = free[:name_i]
+    open_roles = [r for r in cols.label_roles() if not getattr(p, _ATTR[r])]
+    for role, cell in zip(open_roles[max(0, len(open_roles) - len(labels)) :], labels[-len(open_roles) :] if open_roles else []):
+        setattr(p, _ATTR[role], cell.text)
+    return True
+
+
 def _split_free(free: list[Cell], p: RowParse, cols: Columns) -> None:
     """Assign the free cells: trailing values, then the name, then free-text labels."""
     k = len(free)
     if k == 0:
+        return
+    if _split_name_first(free, p, cols):
         return
     vals: list[Cell] = []
     if k == 1:

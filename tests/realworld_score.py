@@ -38,8 +38,12 @@ _OPS = [
 _GLOSS_RE = re.compile(r"[（(][a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]{1,8}[）)]")
 
 
+_INDEX_PREFIX_RE = re.compile(r"^指标\s*\d+\s*[:：]\s*")
+
+
 def norm_name(text: str) -> str:
-    s = _GLOSS_RE.sub("", text or "")
+    """Names compared without pinyin glosses, spaces, script/width differences and a ``指标N:`` numbering."""
+    s = _INDEX_PREFIX_RE.sub("", _GLOSS_RE.sub("", text or "").strip())
     return re.sub(r"[\s\u3000]+", "", key(s)).strip("：:;；，,。")
 
 
