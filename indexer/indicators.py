@@ -343,7 +343,8 @@ def _split_free(free: list[Cell], p: RowParse, cols: Columns) -> None:
         return
     p.name_cell = rest[-1]
     p.name = rest[-1].text
-    labels = rest[:-1]
+    # a repeated name or a value among the cells before the name (side-by-side tables) is no label
+    labels = [c for c in rest[:-1] if key(c.text) != key(p.name) and value_likeness(c.text) < 0.8]
     if not labels:
         return
     open_roles = [r for r in cols.label_roles() if not getattr(p, _ATTR[r])]

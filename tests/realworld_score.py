@@ -47,6 +47,11 @@ def norm_name(text: str) -> str:
     return re.sub(r"[\s\u3000]+", "", key(s)).strip("：:;；，,。")
 
 
+def norm_level(text: str) -> str:
+    """Level labels compared without a printed score: 产出指标(50分) = 产出指标."""
+    return re.sub(r"[(（]\d+(?:\.\d+)?分[)）]", "", norm_name(text))
+
+
 def norm_value(text: str) -> str:
     s = unicodedata.normalize("NFKC", _GLOSS_RE.sub("", text or ""))
     for pat, rep in _OPS:
@@ -142,9 +147,9 @@ def levels_match(lb: Label, level1: str, level2: str) -> bool:
     parser inferred from the 二级 label (数量指标 -> 产出指标) is accepted."""
     from indexer import vocab
 
-    if norm_name(level2) != norm_name(lb.level2):
+    if norm_level(level2) != norm_level(lb.level2):
         return False
-    if norm_name(level1) == norm_name(lb.level1):
+    if norm_level(level1) == norm_level(lb.level1):
         return True
     return not lb.level1 and bool(lb.level2) and vocab.is_level1(level1)
 
