@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 from indexer.grid import GridRow
-from indexer.layout import parse_tables, region_of
-from indexer.model import Document, IngestError
+from indexer.layout import parse_tables, region_of, year_of
+from indexer.model import NO_TABLE_WARNING, Document, IngestError, Passage
 from indexer.normalize import looks_traditional
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,30 @@ def extract_rows(path: Path, fmt: str) -> tuple[list[GridRow], str]:
     return rows, decoded.encoding
 
 
+PASSAGE_CHARS = 300
+
+
+def text_passages(rows: list[GridRow], file: str) -> tuple[Passage, ...]:
+    """Running text as passages: consecutive lines joined up to about ``PASSAGE_CHARS`` characters;
+    each passage cites its first line (text/xlsx) or page (PDF)."""
+    out: list[Passage] = []
+    buf: list[str] = []
+    src = None
+    for r in rows:
+        text = " ".join(c.text for c in r.cells if c.text).strip()
+        if not text:
+            continue
+        if buf and (r.page != getattr(src, "page", None) or sum(map(len, buf)) + len(text) > PASSAGE_CHARS):
+            out.append(Passage(" ".join(buf), src))
+            buf = []
+        if not buf:
+            src = r.source(file)
+        buf.append(text)
+    if buf and src is not None:
+        out.append(Passage(" ".join(buf), src))
+    return tuple(out)
+
+
 def parse_file(path: Path, display_name: str | None = None) -> Document:
     """Parse one file into a Document; raise IngestError with a Chinese reason."""
     path = Path(path)
@@ -62,12 +86,31 @@ def parse_file(path: Path, display_name: str | None = None) -> Document:
             raise IngestError(name, exc.reason, exc.page, exc.line) from exc
         raise
     tables = parse_tables(rows, name)
+    all_text = " ".join(c.text for r in rows for c in r.cells if c.text)
     if not any(t.rows for t in tables):
-        raise IngestError(name, "没有找到绩效指标表（未识别到“一级指标/二级指标/三级指标/指标值”等表头或指标行）")
+        # never a silent rejection: the text is imported as passages, cited by line/page
+        passages = text_passages(rows, name)
+        if not passages:
+            raise IngestError(name, "没有找到绩效指标表，也没有可导入的正文")
+        log.info("%s: %s", name, NO_TABLE_WARNING)
+        title = tables[0].title if tables else passages[0].text[:60]
+        return Document(
+            file=name,
+            sha256=sha256_of(data),
+            title=title,
+            unit=next((t.unit for t in tables if t.unit), ""),
+            year=next((t.year for t in tables if t.year), None) or year_of(all_text[:2000]),
+            region=region_of(next((t.unit for t in tables if t.unit), "")) or region_of(title),
+            tables=(),
+            fmt=fmt,
+            encoding=encoding,
+            traditional=looks_traditional(all_text),
+            warnings=(NO_TABLE_WARNING,),
+            passages=passages,
+        )
     first = tables[0]
     unit = next((t.unit for t in tables if t.unit), "")
     year = next((t.year for t in tables if t.year), None)
-    all_text = " ".join(c.text for r in rows for c in r.cells if c.text)
     return Document(
         file=name,
         sha256=sha256_of(data),

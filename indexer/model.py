@@ -132,6 +132,17 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A piece of running text of a document in which no indicator table was recognised."""
+
+    text: str
+    source: SourceRef
+
+
+NO_TABLE_WARNING = "未识别到指标表，已按正文导入"
+
+
+@dataclass(frozen=True)
 class Document:
     file: str  # file name (no directory)
     sha256: str
@@ -144,6 +155,7 @@ class Document:
     encoding: str = ""
     traditional: bool = False
     warnings: tuple[str, ...] = ()
+    passages: tuple[Passage, ...] = ()  # set only when no indicator table was recognised
 
     @property
     def rows(self) -> tuple[IndicatorRow, ...]:

@@ -35,6 +35,7 @@ from indexer.model import (
     Document,
     ExpenseLine,
     IndicatorRow,
+    Passage,
     SourceRef,
     Table,
     Target,
@@ -152,6 +153,7 @@ def document_to_dict(doc: Document) -> dict[str, Any]:
         "traditional": doc.traditional,
         "warnings": list(doc.warnings),
         "tables": [table_to_dict(t) for t in doc.tables],
+        "passages": [[p.text, p.source.to_json()] for p in doc.passages],
     }
 
 
@@ -168,6 +170,7 @@ def document_from_dict(d: dict[str, Any]) -> Document:
         encoding=d.get("encoding", ""),
         traditional=d.get("traditional", False),
         warnings=tuple(d.get("warnings", [])),
+        passages=tuple(Passage(t, _src(src)) for t, src in d.get("passages", [])),
     )
 
 

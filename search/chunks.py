@@ -164,8 +164,24 @@ def table_sections(table: Table) -> Iterator[tuple[str, str, dict[str, Any]]]:
         yield EXPENSES_LABEL, "；".join(lines), table.expenses[0].source.to_json()
 
 
-def document_chunks(doc: Document) -> list[Chunk]:
+PASSAGE_LABEL = "正文"
+
+
+def passage_chunks(doc: Document) -> list[Chunk]:
+    """Documents without a recognised table: one section chunk per text passage (table index -1)."""
     out: list[Chunk] = []
+    if not doc.passages:
+        return out
+    table = Table("department", doc.title, doc.unit, doc.year, doc.passages[0].source)
+    for pi, p in enumerate(doc.passages):
+        bm25, dense = section_texts(doc, table, PASSAGE_LABEL, p.text)
+        row = section_row(doc, table, PASSAGE_LABEL, p.text, p.source.to_json())
+        out.append(Chunk(SECTION, doc.file, -1, pi, row, doc.region, bm25, dense, content_hash(dense)))
+    return out
+
+
+def document_chunks(doc: Document) -> list[Chunk]:
+    out: list[Chunk] = passage_chunks(doc)
     for ti, table in enumerate(doc.tables):
         for si, (label, text, src) in enumerate(table_sections(table)):
             bm25, dense = section_texts(doc, table, label, text)

@@ -111,14 +111,12 @@ def _bad_files(d: Path) -> dict[str, str]:
     """Bad inputs and the reason each must report."""
     (d / "empty.txt").write_bytes(b"")
     (d / "garbage.txt").write_bytes(bytes(range(256)) * 20)
-    (d / "notable.txt").write_text("关于2024年预算公开的说明\n本单位没有绩效目标表。\n", encoding="utf-8")
     (d / "garbage.pdf").write_bytes(b"\x00\x01 not a pdf at all" * 30)
     (d / "truncated.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n" + b"x" * 100)
     (d / "broken.xlsx").write_bytes(b"PK\x03\x04 this is not really a zip")
     return {
         "empty.txt": "文件为空",
         "garbage.txt": "二进制",
-        "notable.txt": "没有找到绩效指标表",
         "garbage.pdf": "PDF",
         "truncated.pdf": "PDF",
         "broken.xlsx": "Excel",

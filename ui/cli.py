@@ -66,7 +66,8 @@ def main(verbose: bool) -> None:
 @click.option("--index", "index", default=None, help=INDEX_HELP)
 @click.option("--prune", is_flag=True, help="从索引中移除这些路径下已不存在的文件")
 @click.option("--no-progress", is_flag=True, help="不显示进度条")
-def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: bool) -> None:
+@click.option("--report", "show_report", is_flag=True, help="逐个文件输出解析报告（表数、指标数、缺值、层级不明、跳过的网页杂项）")
+def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: bool, show_report: bool) -> None:
     """导入文件或文件夹（txt / pdf / xlsx），增量更新索引。
 
     \b
@@ -74,8 +75,15 @@ def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: 
       perfsearch ingest corpus/
       perfsearch ingest 新文件.pdf --index ./index
       perfsearch ingest corpus/ --prune
+      perfsearch ingest corpus/ --report
     """
     report = run_ingest(_engine(index), paths, prune=prune, show_progress=not no_progress)
+    if show_report:
+        from indexer.pipeline import collect_files
+        from indexer.report import report_file
+
+        for f in collect_files(paths)[0]:
+            click.echo(report_file(f).text())
     if report.errors:
         sys.exit(1)
 
