@@ -22,7 +22,7 @@ from indexer import vocab
 from indexer.normalize import key
 
 OP_RE = re.compile(
-    r"^(?:≥|≤|>=|<=|=>|=<|≧|≦|⩾|⩽|>|<|=|═|＝|＞|＜|＞＝|＜＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过|定性)$"
+    r"^(?:≥|≤|>=|<=|=>|=<|≧|≦|⩾|⩽|>|<|=|═|＝|＞|＜|＞＝|＜＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过)$"
 )
 _NUM_RE = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 _UNIT_RE = re.compile(
@@ -131,7 +131,7 @@ def split_by_roles(line: str) -> list[str] | None:
     table key next to other text, so prose stays whole.
     """
     tokens = [t for t in re.split(r"[ \u3000\u00a0]+", line.strip()) if t]
-    if len(tokens) < 2:
+    if len(tokens) < 2 or is_clutter(line):
         return None
     kinds = [kind(t) for t in tokens]
     if all(k in ("op", "num", "unit", "value") for k in kinds):

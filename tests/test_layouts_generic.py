@@ -1,0 +1,112 @@
+"""The layout families of issue 9 on small made-up examples (the real files are in tests/test_realworld.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from indexer.classify import kind, split_by_roles
+from indexer.ingest import parse_file
+from indexer.model import NO_TABLE_WARNING
+from indexer.normalize import clean_cell
+from indexer.prose import split_item
+from indexer.report import report_file
+
+
+def _doc(tmp_path: Path, text: str, name: str = "t.txt"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return parse_file(p)
+
+
+def _rows(doc):
+    return [(r.level1, r.level2, r.name, r.value) for r in doc.rows]
+
+
+def test_kinds():
+    assert [kind(t) for t in ("产出指标", "数量值", "≥", "800", "平方米", ">=12个", "正向", "定性", "扫一扫在手机打开当前页")] == [
+        "l1", "l2", "op", "num", "unit", "value", "dir", "vtype", "clutter",
+    ]
+    assert kind("新建村级文化广场数量") == "text"
+
+
+def test_single_space_cells_split_by_roles():
+    assert split_by_roles("产出指标 数量指标 新建村级 文化广场数量 >=12个") == [
+        "产出指标", "数量指标", "新建村级 文化广场数量", ">=12个",
+    ]
+    assert split_by_roles("产出指标 数量指标 出差人次 正向 = 24 人/次 4") == [
+        "产出指标", "数量指标", "出差人次", "正向", "=24人/次", "4",
+    ]
+    assert split_by_roles("按照年度计划 完成 各项工作") is None  # prose stays whole
+    assert split_by_roles("≥ 95 %") == ["≥95%"]
+
+
+def test_pinyin_glosses_removed():
+    assert clean_cell("一級(jí)指標(biāo)") == "一級指標"
+    assert clean_cell("指标(a)") == "指标(a)"
+
+
+def test_single_space_table(tmp_path: Path):
+    doc = _doc(tmp_path, "项目支出绩效目标表\n项目名称 广场建设\n一级指标 二级指标 三级指标 指标值\n"
+               "产出指标 数量指标 新建村级文化广场数量 >=12个\n产出指标 质量指标 验收合格率 100%\n")
+    assert _rows(doc) == [
+        ("产出指标", "数量指标", "新建村级文化广场数量", ">=12个"),
+        ("产出指标", "质量指标", "验收合格率", "100%"),
+    ]
+
+
+def test_one_cell_per_line_with_pipes_wrapped_labels_and_unit_column(tmp_path: Path):
+    text = "\n".join([
+        "项目支出绩效目标表 |", "一级指标 |", "二级指标 |", "三级指标 |", "指标值 |", "计量单位 |", "|||",
+        "产出指标 |", "数量指标 |", "绿化面积 |", "≥800 |", "平方米 |", "|||",
+        "社会效益 |", "指标 |", "受益人数 |", "≥300 |", "人 |",
+    ])
+    doc = _doc(tmp_path, text)
+    assert _rows(doc) == [("产出指标", "数量指标", "绿化面积", "≥800平方米"), ("效益指标", "社会效益指标", "受益人数", "≥300人")]
+
+
+def test_columns_after_the_value_stay_out_of_it(tmp_path: Path):
+    text = ("一级指标 | 二级指标 | 三级指标 | 年度指标值 | 实际完成值 | 分值 | 得分 |\n"
+            "产出指标 | 数量指标 | 培训人次 | ≥200人次 | 230人次 | 10 | 10 |\n"
+            "培训场次 | ≥5场 | 6场 | 10 | 10 |\n")
+    assert _rows(_doc(tmp_path, text)) == [
+        ("产出指标", "数量指标", "培训人次", "≥200人次"), ("产出指标", "数量指标", "培训场次", "≥5场"),
+    ]
+
+
+def test_clutter_and_approval_blocks_are_not_rows(tmp_path: Path):
+    text = ("当前位置: 首页 > 信息公开\n一级指标 | 二级指标 | 三级指标 | 指标值 |\n产出指标 | 数量指标 | 培训人次 | ≥200人次 |\n"
+            "扫一扫在手机打开当前页\n财政部门审核意见 (盖章) | 年 月 日 |\n说明 | 各地据实填写 |\n")
+    doc = _doc(tmp_path, text)
+    assert _rows(doc) == [("产出指标", "数量指标", "培训人次", "≥200人次")]
+    rep = report_file(tmp_path / "t.txt")
+    assert (rep.tables, rep.rows, rep.empty_value, rep.unknown_level, rep.clutter_lines) == (1, 1, 0, 0, 2)
+
+
+def test_prose_lists(tmp_path: Path):
+    assert split_item("★名称(≥**株)>=17600株") == ("★名称(≥**株)", ">=17600株")
+    assert split_item("指标1:机柜数量(≥77台)") == ("机柜数量", "≥77台")
+    text = ("三、绩效目标\n(一)产出指标\n1、数量指标:培训教师≧300人;覆盖学校数>=85所。\n"
+            "2、质量指标:培训合格率不低于95%。\n")
+    assert _rows(_doc(tmp_path, text)) == [
+        ("产出指标", "数量指标", "培训教师", "≧300人"),
+        ("产出指标", "数量指标", "覆盖学校数", ">=85所"),
+        ("产出指标", "质量指标", "培训合格率", "不低于95%"),
+    ]
+
+
+def test_bracket_heading_on_its_own_line(tmp_path: Path):
+    text = "绩效指标\n【产出指标-数量指标】\n指标1:机柜数量(≥77台)\n指标2:覆盖学校数(≥35所)\n"
+    assert _rows(_doc(tmp_path, text)) == [
+        ("产出指标", "数量指标", "机柜数量", "≥77台"), ("产出指标", "数量指标", "覆盖学校数", "≥35所"),
+    ]
+
+
+def test_no_table_is_imported_as_passages(tmp_path: Path):
+    doc = _doc(tmp_path, "关于2024年预算公开的说明\n本单位没有绩效目标表。\n")
+    assert doc.rows == () and doc.warnings == (NO_TABLE_WARNING,)
+    assert [(p.text, p.source.line) for p in doc.passages] == [("关于2024年预算公开的说明 本单位没有绩效目标表。", 1)]
+    from search.chunks import document_chunks
+
+    chunks = document_chunks(doc)
+    assert [(c.kind, c.row["name"], c.row["source"]["line"]) for c in chunks] == [("section", "正文", 1)]
+    assert NO_TABLE_WARNING in report_file(tmp_path / "t.txt").text()

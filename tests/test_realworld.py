@@ -1,0 +1,95 @@
+"""The hand-labelled real-world set (corpus/realworld/): exact figures per document and overall.
+
+Each document is parsed and its rows matched to the hand labels by ``tests.realworld_score``.
+EXPECTED records, per document, (labelled rows, output rows, labels found by name, found with the
+right value, found with the right 一级/二级) as measured; a change in any of them fails the test,
+so an improvement is recorded by updating the line, a regression is caught.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.realworld_score import REALWORLD, documents, load_labels, score_all, score_document
+
+EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
+    "anhui_guichi_tangxi_cunji_2022": (8, 0, 0, 0, 0),
+    "anhui_huaibei_wenlv_songxi_2025": (9, 9, 9, 9, 9),
+    "anhui_jinzhai_chagu_meilixiangcun_2023": (8, 8, 8, 8, 8),
+    "anhui_luan_nongyenongcun_zhijian_2024": (7, 8, 7, 7, 7),
+    "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 10, 7, 7, 7),
+    "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 18, 12, 12, 7),
+    "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 0, 0, 0, 0),
+    "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 13, 4, 4, 4),
+    "fujian_xiuyu_shuili_2025": (4, 0, 0, 0, 0),
+    "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
+    "hebei_ningjin_jiaoyu_gaozhongzhuxuejin_2019": (7, 0, 0, 0, 0),
+    "hubei_huangshi_dangxiao_zhutiban_2022": (13, 13, 13, 13, 13),
+    "neimenggu_wuhai_gongxiaoshe_2021": (11, 12, 11, 11, 11),
+    "neimenggu_zhalaite_jianchayuan_2025": (15, 16, 11, 9, 11),
+    "ningxia_yuanzhou_shuiyuanhanyanglin_2022": (11, 11, 7, 7, 7),
+    "shaanxi_chencang_shuili_yinshui_2020": (5, 5, 5, 5, 5),
+    "shandong_linyi_shifanfuxiao_2025": (8, 8, 8, 8, 8),
+    "shanxi_jishan_yibao_jiandanglika_2020": (6, 0, 0, 0, 0),
+    "sichuan_daying_minzheng_guerzhuxue_2022": (9, 9, 9, 9, 9),
+    "sichuan_daying_minzheng_yanglao_2020": (5, 0, 0, 0, 0),
+    "sichuan_dyrmt_baozhang_runtogether": (4, 0, 0, 0, 0),
+    "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 0, 0, 0, 0),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 0, 0, 0, 0),
+    "tianjin_hebeiqu_fayuan_2023": (11, 12, 11, 11, 11),
+    "xinjiang_changji_sizhong_zhuxuejin_2019": (6, 6, 6, 6, 6),
+    "yunnan_lijiang_guchengqu_weipian_2020": (5, 5, 4, 0, 4),
+    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 7, 0, 6),
+    "zhejiang_linhai_lvhua_yanghu_2024": (7, 8, 0, 0, 0),
+}
+
+# Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
+FLOOR = {"recall": 0.60, "value": 0.90, "levels": 0.95, "spurious": 0.23}
+
+
+@pytest.mark.parametrize("doc_id", sorted(EXPECTED))
+def test_document_exact(doc_id: str):
+    src = next(p for p in REALWORLD.iterdir() if p.name.startswith(doc_id + ".") and not p.name.endswith(".jsonl"))
+    s = score_document(doc_id, src, REALWORLD / f"{doc_id}.labels.jsonl")
+    assert (s.labels, s.output, s.found, s.value_ok, s.levels_ok) == EXPECTED[doc_id], (
+        s.misses, s.wrong_values, s.wrong_levels, s.spurious,
+    )
+
+
+def test_fully_read_documents_give_the_labelled_rows():
+    """Where every row is right, the rows equal the labels one for one, in order."""
+    from indexer.ingest import parse_file
+    from tests.realworld_score import levels_match, norm_name, norm_value
+
+    for doc_id, (n, out, found, val, lev) in EXPECTED.items():
+        if not (n == out == found == val == lev):
+            continue
+        src = next(p for p in REALWORLD.iterdir() if p.name.startswith(doc_id + ".") and not p.name.endswith(".jsonl"))
+        rows = parse_file(src).rows
+        labels = load_labels(REALWORLD / f"{doc_id}.labels.jsonl")
+        for r, lb in zip(rows, labels, strict=True):
+            assert norm_name(r.name) == norm_name(lb.name), doc_id
+            assert norm_value(r.value) == norm_value(lb.value), (doc_id, r.name)
+            assert levels_match(lb, r.level1, r.level2), (doc_id, r.name)
+
+
+def test_every_labelled_document_is_imported():
+    """No real document is rejected: a file without a recognised table becomes text passages."""
+    from indexer.ingest import parse_file
+    from indexer.model import NO_TABLE_WARNING
+
+    for _doc_id, src, _lab in documents():
+        doc = parse_file(src)
+        assert doc.rows or (doc.passages and NO_TABLE_WARNING in doc.warnings), src.name
+
+
+def test_whole_set_floor():
+    _, t = score_all(sorted(EXPECTED))
+    assert t.recall >= FLOOR["recall"] and t.value_acc >= FLOOR["value"]
+    assert t.level_acc >= FLOOR["levels"] and t.spurious_rate <= FLOOR["spurious"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 9 targets not reached yet on the real-world set (see docs/readme-parser.md)")
+def test_issue_targets():
+    _, t = score_all()
+    assert t.recall >= 0.95 and t.value_acc >= 0.95 and t.level_acc >= 0.90 and t.spurious_rate < 0.05
