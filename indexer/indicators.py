@@ -592,6 +592,11 @@ def section_rows(
         if not p.is_indicator:
             continue
         out.append(_to_indicator(p, file))
+    # text left over after the last row (a cut-off cell, 附件:) is no indicator row
+    while out and len(out) > 1 and not out[-1].value.strip() and not out[-1].half_year.strip() and any(
+        r.value.strip() for r in out
+    ) and (len(key(out[-1].name)) <= 4 or out[-1].name.rstrip().endswith((":", "："))):
+        out.pop()
     return out
 
 

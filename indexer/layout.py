@@ -354,6 +354,22 @@ def _fits(role: str | None, text: str) -> bool:
     return value_likeness(text) >= 0.5
 
 
+def _is_trailing_note(rows: list[GridRow], i: int) -> bool:
+    """Free text at ``i`` after a row's values: a note when what follows is not that text's own value
+    (a name is followed by its value; a note by the next name or a level label)."""
+    t = _one_cell(rows[i])
+    if t is None or vocab.is_level1(t) or vocab.is_level2(t) or value_likeness(t) >= 0.5:
+        return False
+    nxt = _one_cell(rows[i + 1]) if i + 1 < len(rows) else None
+    if nxt is None:
+        return True
+    if vocab.is_level1(nxt) or vocab.is_level2(nxt):
+        return True
+    from indexer import classify
+
+    return value_likeness(nxt) < 0.5 and not classify.is_number(nxt)
+
+
 def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow]) -> int:
     from indexer import classify
 
@@ -418,6 +434,8 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
             if not _fits(role, t):
+                if role not in ("value", "half", "op", "unit", "weight", "value_type") and _is_trailing_note(rows, i):
+                    i += 1  # a note in a trailing text column (未完成原因 …): the next row starts after it
                 continue
             if role in ("value", "half"):
                 got_value = True
