@@ -281,7 +281,12 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     k = len(free)
     if k < 3 or "task" in cols.roles or "function" in cols.roles:
         return False
+    def value_kind(c: Cell) -> bool:
+        return classify.kind(c.text) in ("value", "num", "qual", "op") or value_likeness(c.text) >= 0.8
+
     name_i = next((i for i, c in enumerate(free) if classify.kind(c.text) == "text" and value_likeness(c.text) < 0.5), None)
+    if name_i is None:  # a short name (其中露天蔬菜) looks like a value by itself: the cell after it decides
+        name_i = next((i for i in range(k - 1) if classify.kind(free[i].text) == "text" and value_kind(free[i + 1])), None)
     if name_i is None or name_i + 2 >= k:
         return False
     after = free[name_i + 1 :]
@@ -291,19 +296,30 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
         extras["指标方向" if key(after[0].text) in classify.DIRECTIONS else "指标值类型"] = after.pop(0).text
     if weight_first and len(after) >= 2 and classify.is_number(after[0].text):
         extras["权重"] = after.pop(0).text
+    op = ""
+    if len(after) >= 2 and classify.is_op(after[0].text) and value_likeness(after[1].text) >= 0.5:
+        op = after.pop(0).text  # operator, number and unit in columns of their own
     if not after or value_likeness(after[0].text) < 0.5:
         return False
+    unit = ""
+    if op and len(after) >= 2 and classify.is_unit(after[1].text) and classify.is_number(after[0].text):
+        unit = after.pop(1).text
     # every cell after the value must be a value, a number or a short note: otherwise this is not the shape
     rest = after[2:] if cols.n_values == 2 else after[1:]
+    if op and not rest:
+        rest = [Cell("")]
     if not rest or not all(value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text)
-                           for c in rest[:3]):
+                           or not c.text for c in rest[:3]):
         return False
+    if op:
+        p.op_hint = p.op_hint or op
+        p.unit_hint = p.unit_hint or unit
     if cols.n_values == 2 and len(after) >= 2 and value_likeness(after[1].text) >= 0.5:
         p.half, p.value = after[0].text, after[1].text
     else:
         p.value = after[0].text
     nxt = rest[0].text if rest else ""
-    if "unit" in cols.roles and not p.unit_hint and classify.is_unit(nxt) and not re.search(r"[^\d.,%]$", p.value):
+    if not op and "unit" in cols.roles and not p.unit_hint and classify.is_unit(nxt) and not re.search(r"[^\d.,%]$", p.value):
         p.unit_hint = nxt
     p.extras.update(extras)
     p.name_cell = free[name_i]
