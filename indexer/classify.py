@@ -53,6 +53,17 @@ _END_RE = re.compile(
 )
 
 
+_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重")
+
+
+def is_header_word(text: str) -> bool:
+    """A column header: one of ours (三级指标, 指标值 …) or another short one (全年实际值, 得分, 未完成原因…)."""
+    if vocab.header_role(text) is not None:
+        return True
+    k = key(text)
+    return bool(k) and len(k) <= 14 and bool(_OTHER_HEADER_RE.search(k)) and not vocab.is_level1(text)
+
+
 def is_op(text: str) -> bool:
     return bool(OP_RE.match(key(text)) or OP_RE.match(text.strip()))
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.classify import split_by_roles
+from indexer.classify import is_header_word, split_by_roles
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
 from indexer.normalize import clean_cell
@@ -114,7 +114,56 @@ def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:
         if not any(c.text for c in cells):
             continue
         rows.append(GridRow(cells=cells, line=lineno))
+    if mode == "pipe":
+        rows = _group_pipe_rows(lines, rows)
     return rows
+
+
+MAX_GROUPED_CELLS = 14
+_PIPES_ONLY_RE = re.compile(r"^\s*(?:[|｜]\s*){2,}$")
+
+
+def _group_pipe_rows(lines: list[str], rows: list[GridRow]) -> list[GridRow]:
+    """One cell per line with rows closed by a line of pipes only (``||||``): join each row's cells.
+
+    Applies when such closing lines recur and nearly every content line holds one cell."""
+    ends = [i for i, ln in enumerate(lines, start=1) if _PIPES_ONLY_RE.match(ln)]
+    single = sum(1 for r in rows if len(r.nonempty) == 1)
+    if len(ends) < 3 or single < 0.8 * len(rows):
+        return rows
+    out: list[GridRow] = []
+    buf: list[Cell] = []
+    end_iter = iter([*ends, 10**9])
+    next_end = next(end_iter)
+
+    def flush() -> None:
+        nonlocal buf
+        if not buf:
+            return
+        # a header never shares a row with data: cut after the last header word of a leading header run
+        cut = 0
+        while cut < len(buf) and is_header_word(buf[cut].text):
+            cut += 1
+        if 0 < cut < len(buf):
+            out.append(GridRow(tuple(buf[:cut]), line=buf[0].line))
+            buf = buf[cut:]
+        if len(buf) > MAX_GROUPED_CELLS:  # no row ends here after all: keep one cell per line
+            out.extend(GridRow((c,), line=c.line) for c in buf)
+        else:
+            out.append(GridRow(tuple(buf), line=buf[0].line))
+        buf = []
+
+    for r in rows:
+        while r.line is not None and r.line > next_end:
+            flush()
+            next_end = next(end_iter)
+        if len(r.nonempty) != 1:
+            flush()
+            out.append(r)
+            continue
+        buf.append(r.nonempty[0][1])
+    flush()
+    return out
 
 
 def extract_text(path: Path) -> tuple[list[GridRow], DecodedText]:

@@ -320,6 +320,13 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
         ):
             header.append(rows[j].nonempty[0][1])
             j += 1
+        if not header and len(rows[i].nonempty) >= 3 and i + 1 < n and _one_cell(rows[i + 1]) is not None:
+            # a header written on one line, its rows one cell per line
+            from indexer.classify import is_header_word
+
+            cells = [c for _, c in rows[i].nonempty]
+            if all(is_header_word(c.text) for c in cells):
+                header, j = cells, i + 1
         roles = [vocab.header_role(c.text) for c in header]
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
@@ -333,8 +340,10 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
 
 def _is_other_header(row: GridRow) -> bool:
     """A header cell without a role of ours (全年实际完成值, 未完成原因…): still part of the header run."""
-    t = key(_one_cell(row) or "")
-    return bool(t) and len(t) <= 14 and bool(re.search(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重", t))
+    from indexer.classify import is_header_word
+
+    t = _one_cell(row) or ""
+    return is_header_word(t) and vocab.header_role(t) is None
 
 
 def _fits(role: str | None, text: str) -> bool:
