@@ -457,6 +457,18 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
     return i
 
 
+def _looks_like_indicator_row(row: GridRow) -> bool:
+    """Level label(s), then a name, then a value: an indicator row even without a header above it."""
+    texts = [c.text for _, c in row.nonempty]
+    i = 0
+    while i < len(texts) and (vocab.is_level1(texts[i]) or vocab.is_level2(texts[i])):
+        i += 1
+    if i == 0 or i + 1 >= len(texts) or not any(vocab.is_level2(t) for t in texts[:i]):
+        return False
+    name, value = texts[i], texts[i + 1]
+    return len(name) >= 2 and value_likeness(value) >= 0.5 and not _is_known_key(name)
+
+
 def _is_header_continuation(row: GridRow) -> bool:
     """The second line of a two-line header (2021年实际实现值 | 预期2022年实现值)."""
     ne = row.nonempty
@@ -531,7 +543,8 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
                 section.append(row)
         else:
             texts = " ".join(c.text for c in row.cells if c.text)
-            if has_bracket_items(texts):
+            if has_bracket_items(texts) or _looks_like_indicator_row(row):
+                # no header: a row made of level labels, a name and a value opens an indicator section
                 cols = Columns({"level1": 0, "level2": 1, "name": 2, "value": 3}, 4)
                 section.append(row)
             else:
