@@ -19,7 +19,7 @@ import functools
 import re
 
 from indexer import vocab
-from indexer.normalize import key
+from indexer.normalize import GLOSS_RE, key
 
 OP_RE = re.compile(
     r"^(?:≥|≤|>=|<=|=>|=<|≧|≦|⩾|⩽|>|<|=|═|＝|＞|＜|＞＝|＜＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过)$"
@@ -91,7 +91,7 @@ def kind(text: str) -> str:
     """The kind of one piece of text (see the module docstring)."""
     from indexer.target import parse_target, value_likeness
 
-    t = text.strip()
+    t = GLOSS_RE.sub("", text).strip()
     k = key(t).rstrip(":：")
     if not k:
         return "text"
@@ -117,7 +117,8 @@ def kind(text: str) -> str:
         return "clutter"
     if parse_target(t).is_numeric and not re.search(r"[(（)）]", t):
         return "value"
-    if value_likeness(t) >= 0.95:
+    vl = value_likeness(t)
+    if vl >= 0.95 or (vl >= 0.75 and len(k) <= 10):
         return "qual"
     return "text"
 

@@ -147,7 +147,8 @@ def _group_pipe_rows(lines: list[str], rows: list[GridRow]) -> list[GridRow]:
         if 0 < cut < len(buf):
             out.append(GridRow(tuple(buf[:cut]), line=buf[0].line))
             buf = buf[cut:]
-        if len(buf) > MAX_GROUPED_CELLS:  # no row ends here after all: keep one cell per line
+        if len(buf) > MAX_GROUPED_CELLS or sum(len(c.text) for c in buf) > 40 * len(buf):
+            # no table row ends here after all (or it is running text): keep one cell per line
             out.extend(GridRow((c,), line=c.line) for c in buf)
         else:
             out.append(GridRow(tuple(buf), line=buf[0].line))

@@ -603,17 +603,12 @@ def section_rows(
         resolve_explicit(parsed)
     else:
         resolve_groups(parsed)
-    out: list[IndicatorRow] = []
-    for p in parsed:
-        if not p.is_indicator:
-            continue
-        out.append(_to_indicator(p, file))
-    # text left over after the last row (a cut-off cell, 附件:) is no indicator row
-    while out and len(out) > 1 and not out[-1].value.strip() and not out[-1].half_year.strip() and any(
-        r.value.strip() for r in out
-    ) and (len(key(out[-1].name)) <= 4 or out[-1].name.rstrip().endswith((":", "："))):
-        out.pop()
-    return out
+    rows = [p for p in parsed if p.is_indicator]
+    # text after the table's last row (page footers, 公示期, a cut-off cell): no value, no labels of its own
+    if any(p.value.strip() for p in rows):
+        while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip() or rows[-1].l1 or rows[-1].l2):
+            rows.pop()
+    return [_to_indicator(p, file) for p in rows]
 
 
 def _to_indicator(p: RowParse, file: str) -> IndicatorRow:

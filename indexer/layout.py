@@ -403,6 +403,9 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
             break
         cells: dict[int, Cell] = {}
         line = rows[i].line
+        if "seq" in pos and pos["seq"] < name_at and classify.is_number(t):
+            i += 1  # the 序号 column
+            continue
         # level labels
         while i < len(rows) and (t := _one_cell(rows[i])) is not None and (vocab.is_level1(t) or vocab.is_level2(t)):
             c = rows[i].nonempty[0][1]

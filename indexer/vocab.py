@@ -145,6 +145,7 @@ for _role, _labels in {
     "score": ["评(扣)分标准", "评（扣）分标准", "评分标准", "扣分标准"],
     "weight": ["权重", "指标权重", "分值", "权重(%)", "权重（%）"],
     "remark": ["备注"],
+    "seq": ["序号", "编号"],
 }.items():
     for _l in _labels:
         HEADER_ROLES[key(_l)] = _role
