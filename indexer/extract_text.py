@@ -103,6 +103,18 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
     return split_by_roles(stripped) or [line]
 
 
+FLAT_TABLE_CELLS = 16
+
+
+def _is_flattened_table(cells: tuple[Cell, ...]) -> bool:
+    """Many cells on one line that hold a header run (一级指标 二级指标 三级指标 …) and more after it."""
+    texts = [c.text for c in cells if c.text]
+    if len(texts) < FLAT_TABLE_CELLS:
+        return False
+    header = [i for i, t in enumerate(texts) if is_header_word(t)]
+    return len(header) >= 3 and header[0] + len(header) < len(texts) - 3
+
+
 def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:
     rows: list[GridRow] = []
     lines = text.splitlines()
@@ -112,6 +124,10 @@ def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:
             continue
         cells = tuple(Cell(clean_cell(c), line=lineno) for c in split_cells(line, mode))
         if not any(c.text for c in cells):
+            continue
+        if _is_flattened_table(cells):
+            # a whole table on one line (header, then rows): one cell per row, read as a stream by the layout
+            rows.extend(GridRow((c,), line=lineno) for c in cells if c.text)
             continue
         rows.append(GridRow(cells=cells, line=lineno))
     if mode == "pipe":

@@ -331,7 +331,7 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
             out.append(GridRow(tuple(c for c, _ in kept), line=header[0].line))
-            i = _stream_rows(rows, j, [r for _, r in kept], out)
+            i = _stream_rows(rows, j, [r for _, r in kept], out, [c.text for c, _ in kept])
             continue
         out.append(rows[i])
         i += 1
@@ -379,10 +379,28 @@ def _is_trailing_note(rows: list[GridRow], i: int) -> bool:
     return value_likeness(nxt) < 0.5 and not classify.is_number(nxt)
 
 
-def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow]) -> int:
+def _numbers_follow(rows: list[GridRow], i: int, n: int) -> bool:
+    """Exactly ``n`` (≥1) bare numbers follow row ``i``, then something that is not a number."""
+    from indexer import classify
+
+    if n < 1:
+        return False
+    k = i + 1
+    while k < len(rows) and (t := _one_cell(rows[k])) is not None and classify.is_number(t):
+        k += 1
+    return k - i - 1 == n
+
+
+def _stream_rows(
+    rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow], names: list[str] | None = None
+) -> int:
     from indexer import classify
 
     width = len(roles)
+    names = names or [""] * width
+    # columns holding numbers (分值, 得分, 权重): a text cell just before exactly that many numbers is the
+    # row's own cell (实际完成值 written as text), not the next row's name
+    numeric_cols = {k for k, r in enumerate(roles) if r == "weight" or re.search(r"分", key(names[k]))}
     pos = {r: k for k, r in enumerate(roles) if r is not None}
     name_at = pos.get("name", max((pos.get(r, -1) for r in ("level1", "level2", "task")), default=-1) + 1)
     tail = [(k, roles[k]) for k in range(name_at + 1, width)]
@@ -446,7 +464,9 @@ def _stream_rows(rows: list[GridRow], i: int, roles: list[str | None], out: list
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
             if not _fits(role, t):
-                if role not in ("value", "half", "op", "unit", "weight", "value_type") and _is_trailing_note(rows, i):
+                if role not in ("value", "half", "op", "unit", "weight", "value_type") and (
+                    _is_trailing_note(rows, i) or _numbers_follow(rows, i, sum(1 for c in numeric_cols if c > k))
+                ):
                     i += 1  # a note in a trailing text column (未完成原因 …): the next row starts after it
                 continue
             if role in ("value", "half"):
