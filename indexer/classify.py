@@ -178,3 +178,86 @@ def split_by_roles(line: str) -> list[str] | None:
         ck.append("text" if k == "clutter" else k)
         i += 1
     return cells if len(cells) > 1 else None
+
+
+# -- cells run together with no separator -------------------------------------------------------------
+
+_RT_UNITS = (
+    "万人次|人次|万元|亿元|千元|元/人|元/户|元/生|个百分点|百分点|平方米|平方公里|立方米|公里|千米|厘米|毫米|米|公顷|亩|吨|"
+    "小时|分钟|工作日|个月|%|％|‰|个|次|人|元|天|日|件|项|台|套|所|场|期|批|篇|户|名|家|辆|座|间|张|册|本|门|株|头|只|年|月|周|篇|条|处|村|组|份"
+)
+_RT_VALUE_RE = re.compile(
+    rf"(?:≥|≤|≧|≦|>=|<=|=|＝|＞|＜|>|<)\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
+    rf"|\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
+)
+_RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
+_OTHER_HEADERS = (
+    "全年实际值", "实际完成值", "全年实际完成值", "年度实际完成值", "得分", "未完成原因及拟采取的改进措施",
+    "偏差原因分析及改进措施", "未完成原因和改进措施", "年初目标值", "全年执行数", "全年预算数",
+)  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _label_re() -> re.Pattern[str]:
+    words = {w for w in (*vocab.LEVEL1, *vocab.LEVEL2) if len(w) >= 4 and w.endswith("指标")}
+    words |= {w for w in vocab.HEADER_ROLES if len(w) >= 3}
+    words |= {key(w) for w in _OTHER_HEADERS}
+    alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?:{alts})(?:[(（]\d+分[)）])?")
+
+
+def segment_run_together(text: str) -> list[str] | None:
+    """Pieces of a line whose cells are written with no separator (``质量指标验收合格率100%10``):
+    level labels and header words from the vocabulary, values by their grammar (operator + number +
+    unit, percentages), numbers right after a value (weights, scores); free text between them is a
+    name.  None when the line holds no level label or no value."""
+    from indexer.normalize import to_simplified
+
+    simple = to_simplified(text)
+    if len(simple) != len(text):
+        return None
+    cuts: list[tuple[int, int]] = [(m.start(), m.end()) for m in _label_re().finditer(simple)]
+    if any(simple[b : b + 1] in (":", "：") for _a, b in cuts):
+        return None  # 数量指标:… is a list in running text (indexer.prose), not run-together cells
+    n_labels = len(cuts)
+    for m in _RT_VALUE_RE.finditer(simple):
+        if not any(a < m.end() and m.start() < b for a, b in cuts):
+            cuts.append((m.start(), m.end()))
+    if n_labels == 0 or len(cuts) == n_labels:
+        return None
+    cuts.sort()
+    # a number stuck to the end of a name just before an operator value is its own cell (分值 before 指标值)
+    for a, _b in list(cuts):
+        if a > 0 and simple[a] in "≥≤≧≦><=＝":
+            m = re.search(r"(?<=[\u4e00-\u9fff)）])\d+(?:\.\d+)?$", simple[:a])
+            if m and not any(a2 <= m.start() < b2 for a2, b2 in cuts):
+                cuts.append((m.start(), m.end()))
+    cuts.sort()
+    # bare numbers right after a value or another such number (权重, 分值, 得分)
+    extra: list[tuple[int, int]] = []
+    for _a, b in cuts:
+        pos = b
+        while True:
+            while pos < len(simple) and simple[pos] == " ":
+                pos += 1
+            m = _RT_NUM_RE.match(simple, pos)
+            if not m or any(a2 <= m.start() < b2 for a2, b2 in cuts):
+                break
+            nxt = simple[m.end() : m.end() + 1]
+            if nxt and not (nxt == " " or "\u4e00" <= nxt <= "\u9fff" or nxt in "≥≤≧≦><=＝("):
+                break
+            extra.append((m.start(), m.end()))
+            pos = m.end()
+    cuts = sorted(cuts + extra)
+    pieces: list[str] = []
+    pos = 0
+    for a, b in cuts:
+        if a < pos:
+            continue
+        if text[pos:a].strip():
+            pieces.append(text[pos:a].strip())
+        pieces.append(text[a:b].strip())
+        pos = b
+    if text[pos:].strip():
+        pieces.append(text[pos:].strip())
+    return pieces if len(pieces) >= 3 else None

@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.classify import is_header_word, split_by_roles
+from indexer.classify import is_header_word, segment_run_together, split_by_roles
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
-from indexer.normalize import clean_cell
+from indexer.normalize import GLOSS_RE, clean_cell
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
     if mode == "space" and _MULTISPACE_RE.search(stripped):
         return _MULTISPACE_RE.split(stripped)
     # cells separated by single spaces: the roles of the pieces decide where cells end
-    return split_by_roles(stripped) or [line]
+    return split_by_roles(stripped) or segment_run_together(stripped) or [line]
 
 
 FLAT_TABLE_CELLS = 16
@@ -122,6 +122,7 @@ def rows_from_text(text: str, suffix: str = "") -> list[GridRow]:
     for lineno, line in enumerate(lines, start=1):
         if not line.strip() or (mode == "pipe" and _MD_RULE_RE.match(line)):
             continue
+        line = GLOSS_RE.sub("", line)  # 一級(jí)指標(biāo): glosses would split words
         cells = tuple(Cell(clean_cell(c), line=lineno) for c in split_cells(line, mode))
         if not any(c.text for c in cells):
             continue
