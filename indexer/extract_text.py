@@ -100,7 +100,13 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
     if mode == "space" and _MULTISPACE_RE.search(stripped):
         return _MULTISPACE_RE.split(stripped)
     # cells separated by single spaces: the roles of the pieces decide where cells end
-    return split_by_roles(stripped) or segment_run_together(stripped) or [line]
+    by_roles = split_by_roles(stripped)
+    if by_roles is None:
+        return segment_run_together(stripped) or [line]
+    out: list[str] = []
+    for cell in by_roles:  # cells between spaces may still hold several cells run together
+        out.extend(segment_run_together(cell) or [cell] if len(cell) > 6 else [cell])
+    return out
 
 
 FLAT_TABLE_CELLS = 16

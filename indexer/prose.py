@@ -30,6 +30,9 @@ _INDEX_RE = re.compile(r"^(?:指标\s*\d+\s*[:：]|\d+[、.．]|[(（]\d+[)）]|
 _VALUE_START_RE = re.compile(rf"{_OPS}|\d")
 _PAREN_VALUE_RE = re.compile(r"^(?P<name>.+?)\s*[(（](?P<value>[^()（）]*(?:\d|≥|≤|>|<|=)[^()（）]*)[)）]$")
 _QUAL_RE = re.compile(r"^(?P<name>.+?)定性(?P<value>.+)$")
+_PART_RE = re.compile(r"\s*(?:\d+[、.．]|[(（]\d+[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+部分|项目联系人)")
+# what was achieved, not a target: 当年实际完成9人
+_ACTUAL_RE = re.compile(r"^(?:当年|全年|年度)?实际完成")
 _NAME_TAIL_RE = re.compile(r"(?:为|為|达到|達到|:|：)$")
 
 
@@ -128,7 +131,10 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
         end = markers[k + 1][0] if k + 1 < len(markers) else len(text)
         seg = text[b:end]
         if kind == "l2":
-            # running text ends at the next numbered part (第三部分, 二、…)
+            # running text ends at the next numbered part (第三部分, 二、…) or a line opening with a number
+            stop = next((p - b for p in sorted(line_ends) if b < p < end and _PART_RE.match(text, p)), None)
+            if stop is not None:
+                seg = seg[:stop]
             seg = re.split(r"第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、", seg)[0]
             items = _ITEM_SPLIT_RE.split(seg)
         else:
@@ -143,7 +149,7 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
         for item in items:
             got = split_item(item)
             at = text.find(item, pos) if item else pos
-            if got:
+            if got and not _ACTUAL_RE.match(got[0]):
                 name, value = got
                 out.append(ProseRow(l1, l2, name, value, source_at(at)))
             pos = max(pos, at + len(item))
