@@ -49,7 +49,7 @@ _CLUTTER_RE = re.compile(
 )
 _END_RE = re.compile(
     r"[（(]\s*盖\s*章\s*[)）]|审核意见|审批意见|财政部门.{0,6}意见|^填报人|^填表人|^联系电话|^单位负责人|^注\s*[:：1１]|^说明\s*[:：]|"
-    r"^备注\s*[:：]|^其他需要说明|^总分$"
+    r"^备注\s*[:：]|^其他需要说明|^总分$|^合计\s*\d*$|^评价结论|^存在问题"
 )
 
 
@@ -206,7 +206,7 @@ def _label_re() -> re.Pattern[str]:
     return re.compile(rf"(?:{alts})(?:[(（]\d+分[)）])?")
 
 
-def segment_run_together(text: str) -> list[str] | None:
+def segment_run_together(text: str, need_label: bool = True) -> list[str] | None:
     """Pieces of a line whose cells are written with no separator (``质量指标验收合格率100%10``):
     level labels and header words from the vocabulary, values by their grammar (operator + number +
     unit, percentages), numbers right after a value (weights, scores); free text between them is a
@@ -223,8 +223,10 @@ def segment_run_together(text: str) -> list[str] | None:
     for m in _RT_VALUE_RE.finditer(simple):
         if not any(a < m.end() and m.start() < b for a, b in cuts):
             cuts.append((m.start(), m.end()))
-    if n_labels == 0 or len(cuts) == n_labels:
+    if (need_label and n_labels == 0) or len(cuts) == n_labels:
         return None
+    if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
+        return None  # without a label: only "name + value" (科目调整次数≤10次)
     cuts.sort()
     # a number stuck to the end of a name just before an operator value is its own cell (分值 before 指标值)
     for a, _b in list(cuts):
@@ -260,4 +262,4 @@ def segment_run_together(text: str) -> list[str] | None:
         pos = b
     if text[pos:].strip():
         pieces.append(text[pos:].strip())
-    return pieces if len(pieces) >= 3 else None
+    return pieces if len(pieces) >= (3 if need_label else 2) else None

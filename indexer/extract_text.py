@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.classify import is_header_word, segment_run_together, split_by_roles
+from indexer.classify import is_header_word, kind, segment_run_together, split_by_roles
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
 from indexer.normalize import GLOSS_RE, clean_cell
@@ -105,7 +105,7 @@ def split_cells(line: str, mode: str = "tab") -> list[str]:
         return segment_run_together(stripped) or [line]
     out: list[str] = []
     for cell in by_roles:  # cells between spaces may still hold several cells run together
-        out.extend(segment_run_together(cell) or [cell] if len(cell) > 6 else [cell])
+        out.extend(segment_run_together(cell, need_label=False) or [cell] if len(cell) > 6 else [cell])
     return out
 
 
@@ -115,6 +115,8 @@ FLAT_TABLE_CELLS = 16
 def _is_flattened_table(cells: tuple[Cell, ...]) -> bool:
     """Many cells on one line that hold a header run (一级指标 二级指标 三级指标 …) and more after it."""
     texts = [c.text for c in cells if c.text]
+    if len(texts) >= 10 and sum(1 for t in texts if kind(t) in ("l1", "l2")) >= 3:
+        return True  # several groups of level labels on one line, no header
     if len(texts) < FLAT_TABLE_CELLS:
         return False
     header = [i for i, t in enumerate(texts) if is_header_word(t)]

@@ -327,6 +327,10 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
             cells = [c for _, c in rows[i].nonempty]
             if all(is_header_word(c.text) for c in cells):
                 header, j = cells, i + 1
+        if not header and _headerless_stream_at(rows, i):
+            # one cell per line with no header: level labels, name, value, then numbers (权重 …)
+            i = _stream_rows(rows, i, ["level1", "level2", "name", "value", None, None], out)
+            continue
         roles = [vocab.header_role(c.text) for c in header]
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
@@ -336,6 +340,20 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
         out.append(rows[i])
         i += 1
     return out
+
+
+def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
+    """One-cell rows from ``i``: 一级 label, 二级 label, a name, a value."""
+    if i + 3 >= len(rows) or (i > 0 and _one_cell(rows[i - 1]) is not None and vocab.is_level2(_one_cell(rows[i - 1]) or "")):
+        return False
+    t = [_one_cell(rows[k]) for k in range(i, i + 4)]
+    if any(x is None for x in t):
+        return False
+    a, b, name, value = (x or "" for x in t)
+    return (
+        vocab.is_level1(a) and vocab.is_level2(b) and not (vocab.is_level1(name) or vocab.is_level2(name))
+        and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
+    )
 
 
 def _is_other_header(row: GridRow) -> bool:
