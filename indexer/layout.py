@@ -351,7 +351,7 @@ def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
         return False
     a, b, name, value = (x or "" for x in t)
     return (
-        vocab.is_level1(a) and vocab.is_level2(b) and not (vocab.is_level1(name) or vocab.is_level2(name))
+        vocab.is_level1(a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b)) and not (vocab.is_level1(name) or vocab.is_level2(name))
         and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
     )
 

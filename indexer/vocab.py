@@ -108,7 +108,7 @@ def level2_category(text: str) -> str | None:
 
 
 # a printed note after a label: 产出指标(50分), 经济效益指标(选填), 社会效益指标（必填）
-_LABEL_NOTE_RE = re.compile(r"[(（](?:\d+(?:\.\d+)?分|选填|必填|可选|必选|[一二三四五六七八九十]+)[)）]$")
+_LABEL_NOTE_RE = re.compile(r"[(（](?:\d+(?:\.\d+)?分|(?:选填|必填|可选|必选)[^()（）]{0,8}|[一二三四五六七八九十]+)[)）]$")
 
 
 def _label_key(text: str) -> str:
