@@ -328,7 +328,10 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
             if all(is_header_word(c.text) for c in cells):
                 header, j = cells, i + 1
         if not header and _headerless_stream_at(rows, i):
-            # one cell per line with no header: level labels, name, value, then numbers (权重 …)
+            # one cell per line with no header: level labels, name, value, then numbers (权重 …); the rows
+            # get the header they imply so that the section reader sees the same columns
+            line = rows[i].line
+            out.append(GridRow(tuple(Cell(h, line) for h in ("一级指标", "二级指标", "三级指标", "指标值")), line=line))
             i = _stream_rows(rows, i, ["level1", "level2", "name", "value", None, None], out)
             continue
         roles = [vocab.header_role(c.text) for c in header]
