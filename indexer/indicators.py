@@ -603,12 +603,22 @@ def section_rows(
         resolve_explicit(parsed)
     else:
         resolve_groups(parsed)
-    rows = [p for p in parsed if p.is_indicator]
+    rows = [p for p in parsed if p.is_indicator and _is_name(p.name)]
     # text after the table's last row (page footers, 公示期, a cut-off cell): no value, no labels of its own
     if any(p.value.strip() for p in rows):
         while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip() or rows[-1].l1 or rows[-1].l2):
             rows.pop()
     return [_to_indicator(p, file) for p in rows]
+
+
+def _is_name(text: str) -> bool:
+    """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
+    from indexer import classify
+
+    if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
+        return False
+    k = classify.kind(text)
+    return k not in ("num", "value", "op", "unit", "header") and not (k == "qual" and value_likeness(text) >= 0.95)
 
 
 def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
