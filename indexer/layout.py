@@ -475,6 +475,9 @@ def _stream_rows(
                 emit(cells, line)
             break
         from_cell = rows[i].nonempty[0][1]
+        if not cells and classify.kind(t) in ("num", "value"):
+            i += 1  # a stray number or value (a column the header does not name): no row starts with it
+            continue
         cells[name_at] = from_cell
         i += 1
         got_value = False
