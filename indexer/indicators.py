@@ -244,6 +244,21 @@ def _hint_cells(free: list[Cell], p: RowParse, cols: Columns) -> list[Cell]:
     return out
 
 
+def _drop_leading_fields(cells: list[Cell], p: RowParse) -> list[Cell]:
+    """Several projects in one grid: a project's first row starts with its own fields (项目名称, 单位,
+    预算, 年度目标 …) before the level labels; they are not part of the indicator."""
+    label_at = [i for i, c in enumerate(cells) if c.text and (vocab.is_level1(c.text) or vocab.is_level2(c.text)
+                                                               or vocab.is_ambiguous_cost(c.text))]
+    if not label_at:
+        return cells
+    first = label_at[0]
+    before = [c for c in cells[:first] if c.text]
+    after = [c for c in cells[label_at[-1] + 1 :] if c.text]
+    if len(before) >= 2 and len(after) >= 2:
+        return cells[first:]
+    return cells
+
+
 def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse:
     cells, ix = _strip_index(list(row.cells))
     has_vocab_misplaced = False
@@ -264,6 +279,8 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
         return pos
 
     p = RowParse(grid=row, ix=ix)
+    if cols.label_roles() and not ({"function", "task"} & cols.roles.keys()):
+        cells = _drop_leading_fields(cells, p)
     if cols.label_roles():
         free = _classify_labels(cells, p, cost_is_l1)
     else:  # no level columns: nothing is a level label (服务对象满意度 is then an indicator name)

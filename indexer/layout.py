@@ -504,6 +504,21 @@ def _stream_rows(
     return i
 
 
+def _continues_value(prev: GridRow, row: GridRow) -> bool:
+    """``row`` is one value cell and ``prev`` ends before its value (name, 指标性质 定性, 指标方向)."""
+    from indexer import classify
+
+    t = _one_cell(row)
+    if t is None or len(prev.nonempty) < 2 or classify.is_number(t) or value_likeness(t) < 0.5:
+        return False
+    if vocab.is_level1(t) or vocab.is_level2(t) or classify.is_clutter(t) or classify.is_end(t):
+        return False
+    last = prev.nonempty[-1][1].text
+    return classify.kind(last) in ("vtype", "dir", "text") and not any(
+        classify.kind(c.text) in ("value", "qual") for _, c in prev.nonempty[1:]
+    )
+
+
 def _looks_like_indicator_row(row: GridRow) -> bool:
     """Level label(s), then a name, then a value: an indicator row even without a header above it."""
     texts = [c.text for _, c in row.nonempty]
@@ -586,6 +601,10 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
                 close_section()
                 cols = None
                 _head_row(builder, row, file)
+            elif section and _continues_value(section[-1], row):
+                # a value cell wrapped onto the next line (… 定性 / 长期): it belongs to the row above
+                prev = section[-1]
+                section[-1] = GridRow(prev.cells + row.cells, prev.page, prev.line, prev.bbox, prev.in_table)
             else:
                 section.append(row)
         else:
