@@ -325,8 +325,13 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     rest = after[2:] if cols.n_values == 2 else after[1:]
     if op and not rest:
         rest = [Cell("")]
-    if not rest or not all(value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text)
-                           or not c.text for c in rest[:3]):
+    # strong evidence of the shape (operator column, 定性/正向 column, a full value): the cells after it are
+    # other columns (指标解释 …) whatever they hold
+    strong = bool(op) or bool(extras) or classify.kind(after[0].text) == "value"
+    if not rest or not (strong or all(
+        value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text) or not c.text
+        for c in rest[:3]
+    )):
         return False
     if op:
         p.op_hint = p.op_hint or op

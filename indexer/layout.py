@@ -525,9 +525,13 @@ def _looks_like_indicator_row(row: GridRow) -> bool:
     i = 0
     while i < len(texts) and (vocab.is_level1(texts[i]) or vocab.is_level2(texts[i])):
         i += 1
-    if i == 0 or i + 1 >= len(texts) or not any(vocab.is_level2(t) for t in texts[:i]):
+    if i == 0 or i + 1 >= len(texts) or not any(vocab.is_level2(t) or vocab.is_ambiguous_cost(t) for t in texts[:i]):
         return False
+    from indexer import classify
+
     name, value = texts[i], texts[i + 1]
+    if classify.is_op(value) and i + 2 < len(texts):
+        value = texts[i + 2]
     return len(name) >= 2 and value_likeness(value) >= 0.5 and not _is_known_key(name)
 
 
