@@ -328,7 +328,7 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     # strong evidence of the shape (operator column, 定性/正向 column, a full value): the cells after it are
     # other columns (指标解释 …) whatever they hold
     strong = bool(op) or bool(extras) or classify.kind(after[0].text) == "value"
-    if not rest or not (strong or all(
+    if not (strong or rest and all(
         value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text) or not c.text
         for c in rest[:3]
     )):
@@ -640,7 +640,7 @@ def _is_name(text: str) -> bool:
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
     k = classify.kind(text)
-    return k not in ("num", "value", "op", "unit", "header") and not (k == "qual" and value_likeness(text) >= 0.95)
+    return k not in ("num", "value", "op", "unit", "header", "vtype", "dir") and not (k == "qual" and value_likeness(text) >= 0.95)
 
 
 def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
