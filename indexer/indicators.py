@@ -327,7 +327,7 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
         rest = [Cell("")]
     # strong evidence of the shape (operator column, 定性/正向 column, a full value): the cells after it are
     # other columns (指标解释 …) whatever they hold
-    strong = bool(op) or bool(extras) or classify.kind(after[0].text) == "value"
+    strong = bool(op or extras or p.extras or p.op_hint) or classify.kind(after[0].text) == "value"
     if not (strong or rest and all(
         value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text) or not c.text
         for c in rest[:3]
