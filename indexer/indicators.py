@@ -64,6 +64,7 @@ class Columns:
 @dataclass
 class RowParse:
     grid: GridRow
+    project: str = ""  # several projects in one grid: the 项目名称 cell of a project's first row
     function: str = ""
     l1: str = ""
     l2: str = ""
@@ -244,7 +245,7 @@ def _hint_cells(free: list[Cell], p: RowParse, cols: Columns) -> list[Cell]:
     return out
 
 
-def _drop_leading_fields(cells: list[Cell], p: RowParse) -> list[Cell]:
+def _drop_leading_fields(cells: list[Cell], p: RowParse, cols: Columns | None = None) -> list[Cell]:
     """Several projects in one grid: a project's first row starts with its own fields (项目名称, 单位,
     预算, 年度目标 …) before the level labels; they are not part of the indicator."""
     label_at = [i for i, c in enumerate(cells) if c.text and (vocab.is_level1(c.text) or vocab.is_level2(c.text)
@@ -255,6 +256,9 @@ def _drop_leading_fields(cells: list[Cell], p: RowParse) -> list[Cell]:
     before = [c for c in cells[:first] if c.text]
     after = [c for c in cells[label_at[-1] + 1 :] if c.text]
     if len(before) >= 2 and len(after) >= 2:
+        at = cols.roles.get("project") if cols is not None else None
+        if at is not None and at < first and cells[at].text:
+            p.project = cells[at].text
         return cells[first:]
     return cells
 
@@ -280,7 +284,7 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
 
     p = RowParse(grid=row, ix=ix)
     if cols.label_roles() and not ({"function", "task"} & cols.roles.keys()):
-        cells = _drop_leading_fields(cells, p)
+        cells = _drop_leading_fields(cells, p, cols)
     if cols.label_roles():
         free = _classify_labels(cells, p, cost_is_l1)
     else:  # no level columns: nothing is a level label (服务对象满意度 is then an indicator name)
@@ -633,6 +637,23 @@ def section_rows(
     return [_to_indicator(p, file) for p in rows]
 
 
+PROJECT_EXTRA = "项目名称"
+
+
+def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRow]]]:
+    """Split a section's rows where a new project starts (several projects in one grid)."""
+    groups: list[tuple[str, list[IndicatorRow]]] = []
+    for r in rows:
+        extras = dict(r.extras)
+        proj = extras.pop(PROJECT_EXTRA, None)
+        if proj is not None:
+            r = replace(r, extras=tuple(extras.items()))
+        if proj is not None or not groups:
+            groups.append((proj or "", []))
+        groups[-1][1].append(r)
+    return groups
+
+
 def _is_name(text: str) -> bool:
     """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
     from indexer import classify
@@ -663,6 +684,6 @@ def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
         half_year_target=half_target,
         task=p._task,  # type: ignore[attr-defined]
         function=p._function,  # type: ignore[attr-defined]
-        extras=tuple(p.extras.items()),
+        extras=tuple(p.extras.items()) + (((PROJECT_EXTRA, p.project),) if p.project else ()),
     )
     return row

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from indexer import vocab
 from indexer.grid import Cell, GridRow
-from indexer.indicators import Columns, has_bracket_items, header_columns, section_rows
+from indexer.indicators import Columns, has_bracket_items, header_columns, project_groups, section_rows
 from indexer.model import ExpenseLine, IndicatorRow, SourceRef, Table
 from indexer.normalize import clean_cell, key, to_simplified
 from indexer.target import parse_target, value_likeness
@@ -86,6 +86,8 @@ class _TableBuilder:
 
     def build(self) -> Table:
         kind = table_kind(self.title)
+        if kind == "department" and self.project and not vocab.TITLE_RE.search(key(self.title)):
+            kind = "project"  # no 部门整体 title, and a 项目名称: a project table
         unit = self.impl_unit or self.unit or _CODE_PREFIX_RE.sub("", self.supervisor)
         return Table(
             kind=kind,
@@ -565,9 +567,20 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
     prev_row: GridRow | None = None
 
     def close_section() -> None:
-        nonlocal section, cols
+        nonlocal section, cols, builder
         if builder is not None and cols is not None and section:
-            builder.rows.extend(section_rows(section, cols, file))
+            groups = project_groups(section_rows(section, cols, file))
+            for k, (project, found) in enumerate(groups):
+                if k > 0 or (project and builder.project and builder.project != project and builder.rows):
+                    # a later project in the same grid: its own table
+                    tables.append(builder.build())
+                    builder = _TableBuilder(
+                        title=builder.title, source=found[0].source, year=builder.year, unit=builder.unit,
+                        impl_unit=builder.impl_unit, supervisor=builder.supervisor,
+                    )
+                if project and not builder.project:
+                    builder.project = project
+                builder.rows.extend(found)
         section = []
 
     for row in rows:

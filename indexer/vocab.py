@@ -146,6 +146,7 @@ for _role, _labels in {
     "weight": ["权重", "指标权重", "分值", "权重(%)", "权重（%）"],
     "remark": ["备注"],
     "seq": ["序号", "编号"],
+    "project": ["项目名称"],
 }.items():
     for _l in _labels:
         HEADER_ROLES[key(_l)] = _role

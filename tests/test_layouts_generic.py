@@ -110,3 +110,15 @@ def test_no_table_is_imported_as_passages(tmp_path: Path):
     chunks = document_chunks(doc)
     assert [(c.kind, c.row["name"], c.row["source"]["line"]) for c in chunks] == [("section", "正文", 1)]
     assert NO_TABLE_WARNING in report_file(tmp_path / "t.txt").text()
+
+
+def test_several_projects_in_one_grid(tmp_path: Path):
+    text = ("项目名称\t项目单位\t年度绩效目标\t一级指标\t二级指标\t三级指标\t指标值\n"
+            "道路养护\t交通局\t完成养护任务\t产出指标\t数量指标\t养护里程\t≥120公里\n"
+            "\t\t\t\t质量指标\t养护合格率\t≥95%\n"
+            "路灯维修\t城管局\t保障照明\t产出指标\t数量指标\t维修路灯数\t≥300盏\n")
+    doc = _doc(tmp_path, text)
+    assert [(t.project, [r.name for r in t.rows]) for t in doc.tables] == [
+        ("道路养护", ["养护里程", "养护合格率"]), ("路灯维修", ["维修路灯数"]),
+    ]
+    assert doc.tables[1].rows[0].value == "≥300盏"
