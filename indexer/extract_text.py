@@ -115,8 +115,16 @@ FLAT_TABLE_CELLS = 16
 def _is_flattened_table(cells: tuple[Cell, ...]) -> bool:
     """Many cells on one line that hold a header run (一级指标 二级指标 三级指标 …) and more after it."""
     texts = [c.text for c in cells if c.text]
-    if len(texts) >= 10 and sum(1 for t in texts if kind(t) in ("l1", "l2")) >= 3:
+    kinds = [kind(t) for t in texts]
+    if len(texts) >= 10 and sum(1 for k in kinds if k in ("l1", "l2")) >= 3:
         return True  # several groups of level labels on one line, no header
+    pairs = sum(1 for a, b in zip(kinds, kinds[1:]) if a == "text" and b in ("value", "op"))
+    if len(texts) >= 7 and pairs >= 2 and kinds[0] in ("l1", "l2"):
+        # several "name value" pairs after the labels: several rows on one line (but not two column groups
+        # side by side, 中期 | 年度, which repeat the labels)
+        first_value = next(i for i, k in enumerate(kinds) if k in ("value", "op"))
+        names = [texts[i] for i, (a, b) in enumerate(zip(kinds, kinds[1:])) if a == "text" and b in ("value", "op")]
+        return len(set(names)) == len(names) and not any(k in ("l1", "l2") for k in kinds[first_value:])
     if len(texts) < FLAT_TABLE_CELLS:
         return False
     header = [i for i, t in enumerate(texts) if is_header_word(t)]

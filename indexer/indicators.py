@@ -154,7 +154,9 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     if not name or value_likeness(name) >= 0.8:
         return None
     if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)):
-        return None
+        # a label word as the name (服务对象满意度 under 效益/满意度指标) only when both level cells are filled
+        if not (at("level1") and at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
+            return None
     same = bool(at("value")) and at("value") == at("half")
     for role in ("value", "half"):
         v = at(role)
@@ -166,7 +168,10 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     l1, l2 = at("level1"), at("level2")
     if l1 and (vocab.is_level2(l1) and not vocab.is_ambiguous_cost(l1)):
         return None
-    if l2 and vocab.is_level1(l2) and not vocab.is_ambiguous_cost(l2) and (l1 or "level1" not in cols.roles):
+    nested = bool(l1 and l2) and vocab.is_level1(l1) and vocab.level1_category(l1) != vocab.level1_category(l2)
+    if l2 and vocab.is_level1(l2) and not vocab.is_ambiguous_cost(l2) and not nested and (
+        l1 or "level1" not in cols.roles
+    ):
         # an 一级 word in the 二级 column is a 二级 label only when the 一级 cell is merged/empty
         return None
     for role in vocab.LEVEL_ROLES:

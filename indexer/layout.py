@@ -527,7 +527,7 @@ def _looks_like_indicator_row(row: GridRow) -> bool:
     i = 0
     while i < len(texts) and (vocab.is_level1(texts[i]) or vocab.is_level2(texts[i])):
         i += 1
-    if i == 0 or i + 1 >= len(texts) or not any(vocab.is_level2(t) or vocab.is_ambiguous_cost(t) for t in texts[:i]):
+    if i == 0 or i + 1 >= len(texts) or not (i >= 2 or any(vocab.is_level2(t) or vocab.is_ambiguous_cost(t) for t in texts[:i])):
         return False
     from indexer import classify
 

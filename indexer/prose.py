@@ -99,6 +99,7 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
     text = ""
     starts: list[tuple[int, GridRow]] = []
     headings: list[tuple[int, str]] = []
+    l2_heads: list[tuple[int, int, str]] = []
     for r in rows:
         line = " ".join(c.text for c in r.cells if c.text).strip()
         if not line:
@@ -106,6 +107,8 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
         hm = _L1_HEAD_RE.match(line)
         if hm and vocab.is_level1(hm.group("label")) and not vocab.is_level2(hm.group("label")):
             headings.append((len(text), hm.group("label")))
+        elif hm and vocab.is_level2(hm.group("label")):
+            l2_heads.append((len(text), len(text) + len(line), hm.group("label")))  # (一)数量指标 on its own line
         starts.append((len(text), r))
         text += line
 
@@ -119,6 +122,7 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
 
     out: list[ProseRow] = []
     markers = [(m.start(), m.end(), m.group(1), "l2") for m in _L2_RE.finditer(text)]
+    markers += [(a, b, label, "l2") for a, b, label in l2_heads if not any(a <= m[0] < b for m in markers)]
     markers += [(m.start(), m.end(), m.group(1) + "-" + m.group(2), "br") for m in _BRACKET_HEAD_RE.finditer(text)]
     markers.sort()
     line_ends = {s for s, _ in starts}

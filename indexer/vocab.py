@@ -16,7 +16,7 @@ from indexer.normalize import GLOSS_RE, key
 # label (as keys) -> category
 LEVEL1: dict[str, str] = {}
 for _cat, _labels in {
-    "产出": ["产出指标", "产出", "项目完成指标", "完成指标", "产出类指标"],
+    "产出": ["产出指标", "产出", "项目完成指标", "完成指标", "产出类指标", "预期产出指标"],
     "效益": ["效益指标", "效益", "项目效益指标", "效果指标", "效益类指标"],
     "满意度": ["满意度指标", "满意度", "社会公众或服务对象满意度指标", "满意度类指标"],
     "成本": ["成本指标", "成本"],
@@ -90,6 +90,9 @@ LEVEL1_EXTRA: dict[str, str] = {key("实施效果指标"): "效益", key("实施
 def _variant(table: dict[str, str], k: str) -> str | None:
     if k in table:
         return table[k]
+    bare = _HEADER_PAREN_RE.sub("", k)  # 数量指标(或建筑规模指标), 时效指标(工期指标)
+    if bare != k and bare:
+        return _variant(table, bare)
     core = _LABEL_SUFFIX_RE.sub("", k)
     if core != k and core:
         return table.get(core) or table.get(core + "指标")

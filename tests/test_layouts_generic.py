@@ -122,3 +122,53 @@ def test_several_projects_in_one_grid(tmp_path: Path):
         ("道路养护", ["养护里程", "养护合格率"]), ("路灯维修", ["维修路灯数"]),
     ]
     assert doc.tables[1].rows[0].value == "≥300盏"
+
+
+def test_unit_and_operator_columns_before_the_value_one_cell_per_line(tmp_path: Path):
+    lines = ["项目支出绩效目标表", "一级指标", "二级指标", "三级指标", "计量单位", "计算符号", "指标值",
+             "产出指标", "数量指标", "绿化面积", "平方米", "≥", "800", "巡查次数", "次", "=", "12"]
+    doc = _doc(tmp_path, "".join(f"{ln} |\n|\n" for ln in lines))
+    assert _rows(doc) == [("产出指标", "数量指标", "绿化面积", "≥800平方米"), ("产出指标", "数量指标", "巡查次数", "=12次")]
+
+
+def test_half_and_full_year_columns(tmp_path: Path):
+    text = ("一级指标\t二级指标\t三级指标\t半年(程)指标值\t全年(程)指标值\n"
+            "产出指标\t数量指标\t巡查里程\t≥60公里\t≥120公里\n\t质量指标\t问题整改率\t≥90%\t100%\n")
+    doc = _doc(tmp_path, text)
+    assert [(r.name, r.half_year, r.value) for r in doc.rows] == [("巡查里程", "≥60公里", "≥120公里"), ("问题整改率", "≥90%", "100%")]
+
+
+def test_other_hierarchies(tmp_path: Path):
+    text = ("一级指标\t二级指标\t三级指标\t指标值\n实施效果指标\t产出指标\t开展培训场次\t≥5场\n"
+            "\t效益指标\t群众满意度\t≥90%\n效益指标\t满意度指标\t服务对象满意度\t≥95%\n")
+    assert _rows(_doc(tmp_path, text)) == [
+        ("实施效果指标", "产出指标", "开展培训场次", "≥5场"),
+        ("实施效果指标", "效益指标", "群众满意度", "≥90%"),
+        ("效益指标", "满意度指标", "服务对象满意度", "≥95%"),
+    ]
+
+
+def test_traditional_with_glosses_placeholders_and_periods(tmp_path: Path):
+    text = ("| 一級(jí)指標(biāo) | 二級(jí)指標(biāo) | 三級(jí)指標(biāo) | 指標(biāo)值(zhí) |\n| --- | --- | --- | --- |\n"
+            "| 產(chǎn)出指標(biāo) | 數(shù)量指標(biāo) | 新建廣場數(shù)量(≥**個(gè)) | ≥12個(gè) |\n"
+            "| 項(xiàng)目周期(2023.07-2024.01)完成率 | 100% |\n")
+    assert _rows(_doc(tmp_path, text, "t.md")) == [
+        ("產出指標", "數量指標", "新建廣場數量(≥**個)", "≥12個"),
+        ("產出指標", "數量指標", "項目周期(2023.07-2024.01)完成率", "100%"),
+    ]
+
+
+def test_run_together_cells(tmp_path: Path):
+    text = "绩效指标\n产出指标数量指标足额保障率=100% 22.5 科目调整次数≤10次 22.5\n质量指标验收合格率100%\n"
+    assert _rows(_doc(tmp_path, text)) == [
+        ("产出指标", "数量指标", "足额保障率", "=100%"),
+        ("产出指标", "数量指标", "科目调整次数", "≤10次"),
+        ("产出指标", "质量指标", "验收合格率", "100%"),
+    ]
+
+
+def test_numbered_level2_heading_then_running_text(tmp_path: Path):
+    text = "三、绩效指标\n(一)数量指标\n培训人数≧300人;合格率>=85%;\n(二)质量指标\n验收合格率100%。\n"
+    assert _rows(_doc(tmp_path, text)) == [
+        ("", "数量指标", "培训人数", "≧300人"), ("", "数量指标", "合格率", ">=85%"), ("", "质量指标", "验收合格率", "100%"),
+    ]
