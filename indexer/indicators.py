@@ -183,9 +183,17 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     p.value, p.half = at("value"), at("half")
     if not p.value and p.half and "value" not in cols.roles:
         p.value, p.half = p.half, ""
+    from indexer import classify
+
     p.op_hint, p.unit_hint = at("op"), at("unit")
+    if p.op_hint and not classify.is_op(p.op_hint):
+        p.extras["指标方向"] = p.op_hint  # 正向/反向 in a 指标方向 column: not an operator
+        p.op_hint = ""
     for role, label in vocab.EXTRA_ROLE_NAMES.items():
         if at(role):
+            if role == "value_type" and not p.op_hint and classify.is_op(at(role)):
+                p.op_hint = at(role)  # an operator in a 指标性质 column is part of the value
+                continue
             p.extras[label] = at(role)
     return p
 

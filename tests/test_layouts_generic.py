@@ -172,3 +172,14 @@ def test_numbered_level2_heading_then_running_text(tmp_path: Path):
     assert _rows(_doc(tmp_path, text)) == [
         ("", "数量指标", "培训人数", "≧300人"), ("", "数量指标", "合格率", ">=85%"), ("", "质量指标", "验收合格率", "100%"),
     ]
+
+
+def test_operator_in_a_nature_column_and_direction_kept_out(tmp_path: Path):
+    text = ("一级指标\t二级指标\t三级指标\t指标性质\t指标值\t计量单位\t指标方向\t权重\n"
+            "产出指标\t数量指标\t培训人次\t≥\t200\t人次\t正向\t10\n\t\t培训合格率\t定性\t合格\t\t正向\t10\n")
+    doc = _doc(tmp_path, text)
+    assert [(r.name, r.value, dict(r.extras)) for r in doc.rows] == [
+        ("培训人次", "≥200人次", {"指标方向": "正向", "权重": "10"}),
+        ("培训合格率", "合格", {"指标方向": "正向", "指标值类型": "定性", "权重": "10"}),
+    ]
+    assert doc.rows[0].target.to_json() == {"op": "≥", "number": 200.0, "unit": "人次", "qualitative": False}
