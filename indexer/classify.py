@@ -219,12 +219,26 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     cuts: list[tuple[int, int]] = [(m.start(), m.end()) for m in _label_re().finditer(simple)]
     if any(simple[b : b + 1] in (":", "：") for _a, b in cuts):
         return None  # 数量指标:… is a list in running text (indexer.prose), not run-together cells
+    headers = [(a, b) for a, b in cuts if vocab.header_role(simple[a:b]) is not None or simple[a:b] in _OTHER_HEADERS]
+    values = [
+        (m.start(), m.end()) for m in _RT_VALUE_RE.finditer(simple)
+        if not any(a < m.end() and m.start() < b for a, b in cuts)
+    ]
+    if not values and len(headers) >= 3:
+        pass  # a header line written without separators
+    elif len(headers) < 3:
+        # a header word inside a data line (资金支出率达到目标值95%) is just text
+        cuts = [c for c in cuts if c not in headers]
     n_labels = len(cuts)
-    for m in _RT_VALUE_RE.finditer(simple):
-        if not any(a < m.end() and m.start() < b for a, b in cuts):
-            cuts.append((m.start(), m.end()))
-    if (need_label and n_labels == 0) or len(cuts) == n_labels:
+    cuts += values
+    if len(cuts) == n_labels and len(headers) < 3:
         return None
+    if need_label and n_labels == 0:
+        # no label: only a short "name value [numbers]" line (资金支出率达到目标值95%10), never running text
+        if re.search(r"[，。；,;：:]", simple) or not values or values[0][0] > 20 or values[0][0] < 2:
+            return None
+        if not re.fullmatch(r"[\d.\s]*", simple[values[-1][1] :]) or len(values) > 2:
+            return None
     if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
         return None  # without a label: only "name + value" (科目调整次数≤10次)
     cuts.sort()

@@ -300,8 +300,14 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
         cells = _drop_leading_fields(cells, p, cols)
     if cols.label_roles():
         free = _classify_labels(cells, p, cost_is_l1)
-    else:  # no level columns: nothing is a level label (服务对象满意度 is then an indicator name)
+    else:  # no level columns: nothing is a level label (服务对象满意度 is then an indicator name) …
         free = [c for c in cells if c.text]
+        lead = 0
+        while lead < len(free) and (vocab.is_level1(free[lead].text) or vocab.is_level2(free[lead].text)):
+            lead += 1
+        if 0 < lead < len(free) - 1 and _is_name(free[lead].text) and value_likeness(free[lead].text) < 0.5:
+            # … unless labels open the row and a name follows them (质量指标 | 建档立卡学生全面覆盖 | 100%)
+            free = _classify_labels(free[:lead], p, cost_is_l1) + free[lead:]
     free = _hint_cells(free, p, cols)
     _split_free(free, p, cols)
     return p

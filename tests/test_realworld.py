@@ -27,7 +27,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 3),
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
     "hainan_shangwu_huizhan_jiangli_2022": (1, 1, 1, 1, 1),
-    "hebei_ningjin_jiaoyu_gaozhongzhuxuejin_2019": (7, 2, 2, 2, 0),
+    "hebei_ningjin_jiaoyu_gaozhongzhuxuejin_2019": (7, 7, 2, 2, 0),
     "hubei_canlian_xuanchuanwenhua_2017": (15, 14, 14, 14, 14),
     "hubei_ezhou_kexie_kepu_2022": (9, 9, 7, 7, 7),
     "hubei_huangshi_dangxiao_zhutiban_2022": (13, 13, 13, 13, 13),
