@@ -548,7 +548,9 @@ def _is_end_row(row: GridRow) -> bool:
     from indexer import classify
 
     ne = row.nonempty
-    return bool(ne) and classify.is_end(ne[0][1].text)
+    return bool(ne) and (classify.is_end(ne[0][1].text) or (len(ne) <= 3 and any(
+        re.match(r"^(?:金额)?单位\s*[:：]\s*(?:万元|元|亿元|千元)$", c.text) for _, c in ne
+    )))
 
 
 def _is_clutter_row(row: GridRow) -> bool:
