@@ -241,6 +241,11 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
             return None
     if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
         return None  # without a label: only "name + value" (科目调整次数≤10次)
+    # an explanation column run into the name: 开展修复工程(个)反映防洪水利设施… (指标解释 opens with 反映)
+    for m in re.finditer(r"(?<=[\u4e00-\u9fff)）])反映", simple):
+        if m.start() >= 4 and not any(a <= m.start() < b for a, b in cuts):
+            nxt = min((a for a, _b in cuts if a > m.start()), default=len(simple))
+            cuts.append((m.start(), nxt))
     cuts.sort()
     # a number stuck to the end of a name just before an operator value is its own cell (分值 before 指标值)
     for a, _b in list(cuts):

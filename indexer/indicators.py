@@ -186,6 +186,8 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     from indexer import classify
 
     p.op_hint, p.unit_hint = at("op"), at("unit")
+    if p.op_hint and not p.value and classify.kind(p.op_hint) == "value":
+        p.value, p.op_hint = p.op_hint, ""  # a whole target value in the operator column (≤100%)
     if p.op_hint and not classify.is_op(p.op_hint):
         p.extras["指标方向"] = p.op_hint  # 正向/反向 in a 指标方向 column: not an operator
         p.op_hint = ""

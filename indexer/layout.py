@@ -373,7 +373,9 @@ def _fits(role: str | None, text: str) -> bool:
     from indexer import classify
 
     if role == "op":
-        return classify.is_op(text) or key(text) in classify.DIRECTIONS
+        return classify.is_op(text) or key(text) in classify.DIRECTIONS or (
+            classify.kind(text) == "value" and bool(re.match(r"[≥≤≧≦><=＝]", text.strip()))
+        )
     if role == "unit":
         return classify.is_unit(text) or text.strip() in ("/", "-", "—")
     if role == "weight":
@@ -489,6 +491,11 @@ def _stream_rows(
             t = _one_cell(rows[i])
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
+            if not _fits(role, t) and role in ("desc", "score", "remark") and i + 1 < len(rows) and (
+                (nxt := _one_cell(rows[i + 1])) is not None and (classify.is_op(nxt) or value_likeness(nxt) >= 0.8)
+            ):
+                i += 1  # an explanation column (反映…) before the value columns
+                continue
             if not _fits(role, t):
                 if role not in ("value", "half", "op", "unit", "weight", "value_type") and (
                     _is_trailing_note(rows, i) or _numbers_follow(rows, i, sum(1 for c in numeric_cols if c > k))
