@@ -201,3 +201,13 @@ def test_passages_are_found_by_search_with_their_line(tmp_path: Path):
     RECENT.clear()
     assert hits and hits[0].chunk == "section" and hits[0].row["name"] == "正文"
     assert "农村饮水安全" in hits[0].row["value"] and hits[0].row["source"]["line"] == 1
+
+
+def test_long_term_columns_clutter_inside_a_stream_and_approval_end(tmp_path: Path):
+    lines = ["一级指标", "二级指标", "三级指标", "半年(程)指标值", "全年(程)指标值", "二级指标(长期)", "三级指标(长期)",
+             "指标值(长期)", "产出指标", "数量指标", "巡查里程", "≥60公里", "≥120公里", "打印本页", "质量指标", "整改率",
+             "≥90%", "100%", "财政部门审核意见（盖章）", "同意"]
+    doc = _doc(tmp_path, "\n".join(lines) + "\n")
+    assert [(r.level2, r.name, r.half_year, r.value) for r in doc.rows] == [
+        ("数量指标", "巡查里程", "≥60公里", "≥120公里"), ("质量指标", "整改率", "≥90%", "100%"),
+    ]
