@@ -53,7 +53,7 @@ _END_RE = re.compile(
 )
 
 
-_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|长期|中期")
+_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|[(（](?:长期|中期)[)）]|(?:长期|中期)(?:指标|目标)")
 
 
 def is_header_word(text: str) -> bool:
