@@ -82,6 +82,11 @@ def is_clutter(text: str) -> bool:
     return bool(t) and bool(_CLUTTER_RE.search(t))
 
 
+def count_clutter(rows) -> int:
+    """Grid rows made only of web-page clutter."""
+    return sum(1 for r in rows if r.nonempty and all(is_clutter(c.text) for _, c in r.nonempty))
+
+
 def is_end(text: str) -> bool:
     return bool(_END_RE.search(text.strip()))
 

@@ -6,6 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
+from indexer.classify import count_clutter
 from indexer.grid import GridRow
 from indexer.layout import parse_tables, region_of, year_of
 from indexer.model import NO_TABLE_WARNING, Document, IngestError, Passage
@@ -107,6 +108,7 @@ def parse_file(path: Path, display_name: str | None = None) -> Document:
             traditional=looks_traditional(all_text),
             warnings=(NO_TABLE_WARNING,),
             passages=passages,
+            clutter_lines=count_clutter(rows),
         )
     first = tables[0]
     unit = next((t.unit for t in tables if t.unit), "")
@@ -122,4 +124,5 @@ def parse_file(path: Path, display_name: str | None = None) -> Document:
         fmt=fmt,
         encoding=encoding,
         traditional=looks_traditional(all_text),
+        clutter_lines=count_clutter(rows),
     )

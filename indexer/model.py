@@ -156,6 +156,7 @@ class Document:
     traditional: bool = False
     warnings: tuple[str, ...] = ()
     passages: tuple[Passage, ...] = ()  # set only when no indicator table was recognised
+    clutter_lines: int = 0  # lines skipped as web-page clutter (扫一扫, 打印本页 …), for the parse report
 
     @property
     def rows(self) -> tuple[IndicatorRow, ...]:

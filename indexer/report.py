@@ -12,8 +12,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.classify import is_clutter
-from indexer.grid import GridRow
 from indexer.model import Document, IngestError
 
 log = logging.getLogger(__name__)
@@ -50,11 +48,8 @@ class ParseReport:
         return line
 
 
-def count_clutter(rows: list[GridRow]) -> int:
-    return sum(1 for r in rows if r.nonempty and all(is_clutter(c.text) for _, c in r.nonempty))
-
-
-def report_for(doc: Document, grid_rows: list[GridRow] | None = None) -> ParseReport:
+def report_for(doc: Document) -> ParseReport:
+    """The report of a parsed (or stored) document."""
     rows = doc.rows
     return ParseReport(
         file=doc.file,
@@ -62,7 +57,7 @@ def report_for(doc: Document, grid_rows: list[GridRow] | None = None) -> ParseRe
         rows=len(rows),
         empty_value=sum(1 for r in rows if not r.value.strip()),
         unknown_level=sum(1 for r in rows if not (r.level1 and r.level2)),
-        clutter_lines=count_clutter(grid_rows) if grid_rows is not None else 0,
+        clutter_lines=doc.clutter_lines,
         passages=len(doc.passages),
         warnings=doc.warnings,
     )
@@ -70,13 +65,10 @@ def report_for(doc: Document, grid_rows: list[GridRow] | None = None) -> ParseRe
 
 def report_file(path: Path | str) -> ParseReport:
     """Parse ``path`` and report; a file that cannot be read gives a report with ``error`` set."""
-    from indexer.ingest import detect_format, extract_rows, parse_file
+    from indexer.ingest import parse_file
 
     path = Path(path)
     try:
-        doc = parse_file(path)
-        head = path.read_bytes()[:8]
-        grid, _ = extract_rows(path, detect_format(path, head))
+        return report_for(parse_file(path))
     except IngestError as exc:
         return ParseReport(file=path.name, error=exc.reason)
-    return report_for(doc, grid)

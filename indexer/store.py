@@ -154,6 +154,7 @@ def document_to_dict(doc: Document) -> dict[str, Any]:
         "warnings": list(doc.warnings),
         "tables": [table_to_dict(t) for t in doc.tables],
         "passages": [[p.text, p.source.to_json()] for p in doc.passages],
+        "clutter_lines": doc.clutter_lines,
     }
 
 
@@ -171,6 +172,7 @@ def document_from_dict(d: dict[str, Any]) -> Document:
         traditional=d.get("traditional", False),
         warnings=tuple(d.get("warnings", [])),
         passages=tuple(Passage(t, _src(src)) for t, src in d.get("passages", [])),
+        clutter_lines=int(d.get("clutter_lines", 0)),
     )
 
 

@@ -211,3 +211,13 @@ def test_long_term_columns_clutter_inside_a_stream_and_approval_end(tmp_path: Pa
     assert [(r.level2, r.name, r.half_year, r.value) for r in doc.rows] == [
         ("数量指标", "巡查里程", "≥60公里", "≥120公里"), ("质量指标", "整改率", "≥90%", "100%"),
     ]
+
+
+def test_passages_and_clutter_count_survive_the_store(tmp_path: Path):
+    from indexer.report import report_for
+    from indexer.store import document_from_dict, document_to_dict
+
+    doc = _doc(tmp_path, "扫一扫在手机打开当前页\n关于2024年预算公开的说明\n本单位没有绩效目标表。\n")
+    again = document_from_dict(document_to_dict(doc))
+    assert again == doc and again.clutter_lines == 1 and len(again.passages) == 1
+    assert report_for(again).text() == "t.txt：0 张表，0 条指标，跳过网页杂项 1 行，正文 1 段。未识别到指标表，已按正文导入"
