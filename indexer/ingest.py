@@ -6,7 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-from indexer.classify import count_clutter
+from indexer.classify import count_clutter, is_clutter
 from indexer.grid import GridRow
 from indexer.layout import parse_tables, region_of, year_of
 from indexer.model import NO_TABLE_WARNING, Document, IngestError, Passage
@@ -56,7 +56,7 @@ def text_passages(rows: list[GridRow], file: str) -> tuple[Passage, ...]:
     src = None
     for r in rows:
         text = " ".join(c.text for c in r.cells if c.text).strip()
-        if not text:
+        if not text or is_clutter(text):
             continue
         if buf and (r.page != getattr(src, "page", None) or sum(map(len, buf)) + len(text) > PASSAGE_CHARS):
             out.append(Passage(" ".join(buf), src))

@@ -221,3 +221,4 @@ def test_passages_and_clutter_count_survive_the_store(tmp_path: Path):
     again = document_from_dict(document_to_dict(doc))
     assert again == doc and again.clutter_lines == 1 and len(again.passages) == 1
     assert report_for(again).text() == "t.txt：0 张表，0 条指标，跳过网页杂项 1 行，正文 1 段。未识别到指标表，已按正文导入"
+    assert again.passages[0].text == "关于2024年预算公开的说明 本单位没有绩效目标表。" and again.passages[0].source.line == 2
