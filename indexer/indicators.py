@@ -88,10 +88,14 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
     """Column roles if ``row`` is an indicator header row, else None."""
     roles: dict[str, int] = {}
     weak_name: int | None = None
+    weak_value: int | None = None
     for i, cell in enumerate(row.cells):
         role = vocab.header_role(cell.text) if cell.text else None
         if role == "name" and vocab.is_weak_name_header(cell.text):
             weak_name = i if weak_name is None else weak_name
+            continue
+        if role == "value" and vocab.is_weak_value_header(cell.text):
+            weak_value = i if weak_value is None else weak_value
             continue
         if role and role not in roles:
             roles[role] = i
@@ -99,6 +103,11 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
         (roles.get(r, -1) for r in ("level1", "level2", "task")), default=-1
     ):
         roles["name"] = weak_name  # 绩效指标 names the indicator column only after the level columns
+    if weak_value is not None:
+        if "value" in roles:
+            roles.setdefault("desc", weak_value)  # 绩效标准 beside a 指标值 column: the kind of standard
+        else:
+            roles["value"] = weak_value
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
     if "value" not in roles and "half" not in roles and "level2" not in roles:

@@ -186,6 +186,14 @@ _HEADER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 WEAK_NAME_HEADERS = {key("绩效指标")}
 
 
+# 绩效标准 is the value column in some templates and the kind of standard (计划标准/行业标准) in others
+WEAK_VALUE_HEADERS = {key("绩效标准")}
+
+
+def is_weak_value_header(text: str) -> bool:
+    return _HEADER_PAREN_RE.sub("", key(text)).rstrip(":：") in WEAK_VALUE_HEADERS
+
+
 def is_weak_name_header(text: str) -> bool:
     k = _HEADER_PAREN_RE.sub("", key(text)).rstrip(":：")
     return k in WEAK_NAME_HEADERS

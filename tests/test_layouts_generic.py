@@ -222,3 +222,10 @@ def test_passages_and_clutter_count_survive_the_store(tmp_path: Path):
     assert again == doc and again.clutter_lines == 1 and len(again.passages) == 1
     assert report_for(again).text() == "t.txt：0 张表，0 条指标，跳过网页杂项 1 行，正文 1 段。未识别到指标表，已按正文导入"
     assert again.passages[0].text == "关于2024年预算公开的说明 本单位没有绩效目标表。" and again.passages[0].source.line == 2
+
+
+def test_performance_standard_column(tmp_path: Path):
+    both = "一级指标\t二级指标\t三级指标\t绩效标准\t指标值\n产出指标\t数量指标\t培训人次\t计划标准\t≥200人次\n"
+    alone = "一级指标\t二级指标\t三级指标\t绩效标准\n产出指标\t数量指标\t培训人次\t≥200人次\n"
+    assert [r.value for r in _doc(tmp_path, both).rows] == ["≥200人次"]
+    assert [r.value for r in _doc(tmp_path, alone, "u.txt").rows] == ["≥200人次"]
