@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 REASON_EMPTY = "文件为空，没有可读取的内容"
 REASON_BINARY = "不是文本文件（含有二进制数据），无法读取；支持的格式为 .txt、.pdf、.xlsx"
-REASON_UNDECODABLE = "无法识别文本编码（不是 UTF-8、UTF-16、GBK/GB18030 或 Big5），大部分字节无法解码"
+REASON_UNDECODABLE = "文本编码无法识别或内容已损坏（不是 UTF-8、UTF-16、GBK/GB18030 或 Big5）"
 
 # a file is accepted with replacements while at most this share of its bytes is undecodable
 MAX_REPLACED_SHARE = 0.05
@@ -188,12 +188,17 @@ def _utf16_guess(data: bytes) -> str | None:
     return None
 
 
-def _plausible(text: str) -> bool:
-    """Mostly printable text (controls other than tab/newline and U+FFFD are rare)."""
+def _plausible(text: str, replaced_ok: bool = True) -> bool:
+    """Mostly text: control characters other than tab/newline are rare.
+
+    U+FFFD (replaced bytes) are counted separately by the caller unless
+    ``replaced_ok`` is False.
+    """
     if not text:
         return False
     sample = text[:50000]
-    bad = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\r\n\f\v"))
+    bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\r\n\f\v\x1a") or (
+        not replaced_ok and ch == "\ufffd"))
     return bad <= max(5, len(sample) // 50)
 
 
@@ -239,7 +244,7 @@ def decode_bytes(data: bytes, file: str) -> DecodedText:
         body = data[: len(data) - len(data) % 2]
         text, bad = _decode_counting(body, guess)
         decoded = DecodedText(text, guess, bad + len(data) % 2)
-        if _plausible(text):
+        if _plausible(text, replaced_ok=False):
             return _checked(file, decoded, len(data))
     if data[:4096].count(0) > max(2, len(data[:4096]) // 100):
         raise IngestError(file, REASON_BINARY)

@@ -109,6 +109,19 @@ def _extract(path: Path, fmt: str, settings: IngestSettings) -> tuple[list[GridR
     return rows, decoded.encoding, [warning] if warning else []
 
 
+def _text_sample(rows: list[GridRow], limit: int) -> str:
+    parts: list[str] = []
+    n = 0
+    for r in rows:
+        for c in r.cells:
+            if c.text:
+                parts.append(c.text)
+                n += len(c.text) + 1
+                if n >= limit:
+                    return " ".join(parts)
+    return " ".join(parts)
+
+
 def parse_file(
     path: Path, display_name: str | None = None, *, settings: IngestSettings | None = None
 ) -> Document:
@@ -140,7 +153,9 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
         raise IngestError(name, f"无法读取文件：{exc.strerror or exc}") from exc
     if not data.strip():
         raise IngestError(name, "文件为空，没有可读取的内容")
+    digest = sha256_of(data)
     fmt = detect_format(path, data[:8])
+    del data  # the extractor reads the file itself; do not hold two copies
     try:
         rows, encoding, warnings = _extract(path, fmt, settings)
         check_deadline()
@@ -160,10 +175,10 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
     first = tables[0]
     unit = next((t.unit for t in tables if t.unit), "")
     year = next((t.year for t in tables if t.year), None)
-    all_text = " ".join(c.text for r in rows for c in r.cells if c.text)
+    all_text = _text_sample(rows, 20000)  # looks_traditional reads only a sample
     return Document(
         file=name,
-        sha256=sha256_of(data),
+        sha256=digest,
         title=first.title,
         unit=unit,
         year=year,
