@@ -37,6 +37,9 @@ REASON_UNDECODABLE = "文本编码无法识别或内容已损坏（不是 UTF-8�
 MAX_REPLACED_SHARE = 0.05
 # ... and always when at most this many bytes are undecodable
 MAX_REPLACED_ABS = 16
+# real Chinese text: > 80% of its CJK characters are frequently used ones; random bytes read
+# as GB18030/Big5 score far lower
+MIN_COMMON_SHARE = 0.7
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF-", "PDF 文件"),
@@ -269,6 +272,14 @@ def decode_bytes(data: bytes, file: str) -> DecodedText:
         return _common_share(d.text) - 10 * d.replaced / len(data)
 
     best = max(candidates, key=score)  # max keeps the first of equals: UTF-8, then GB18030
+    if not _plausible(best.text):
+        raise IngestError(file, REASON_BINARY)
+    n_cjk = sum(1 for ch in best.text[:20000] if _is_cjk(ch))
+    if n_cjk >= 50 and _common_share(best.text) < MIN_COMMON_SHARE:
+        raise IngestError(
+            file,
+            f"{REASON_UNDECODABLE}（按最接近的 {best.encoding} 解码后大多是生僻字，像是乱码或二进制数据）",
+        )
     return _checked(file, best, len(data))
 
 

@@ -219,7 +219,7 @@ def _check_text_layer(name: str, stats: _TextStats) -> None:
     if ratio > _CID_RATIO or (stats.cjk == 0 and ratio > _CID_RATIO_NO_CJK):
         raise IngestError(name, REASON_CID, page=stats.first_cid_page)
     if stats.cid:
-        log.warning("%s: %d undecodable (cid:N) glyphs ignored", name, stats.cid)
+        log.info("%s: %d undecodable (cid:N) glyphs ignored", name, stats.cid)
 
 
 def _read_page(page: Any, number: int, stats: _TextStats) -> list[tuple[float, GridRow | _RawTable]]:
@@ -233,7 +233,7 @@ def _read_page(page: Any, number: int, stats: _TextStats) -> list[tuple[float, G
         stats.first_cid_page = number
     if not chars:
         if page.images:
-            log.warning("page %d has images but no text layer (scanned page?)", number)
+            log.info("page %d has images but no text layer (scanned page?)", number)
         return []
     if cid:
         # drop undecodable glyphs so they do not pollute cell texts

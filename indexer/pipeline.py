@@ -80,6 +80,25 @@ _KIND_NAMES = {
 }
 
 
+_ERRNO_REASONS = {
+    errno.ENAMETOOLONG: "文件夹嵌套过深，路径超过系统长度限制",
+    errno.EACCES: "没有读取权限",
+    errno.EPERM: "没有读取权限",
+    errno.ENOENT: "文件不存在（可能在导入过程中被删除）",
+    errno.ELOOP: "符号链接循环（链接最终指向自身），已跳过",
+    errno.EIO: "读取时发生磁盘 I/O 错误",
+    errno.EISDIR: "是文件夹，不是文件",
+}
+
+
+def os_reason(exc: OSError, prefix: str = "无法访问") -> str:
+    """A Chinese reason for an OSError (the OS's own text is English)."""
+    known = _ERRNO_REASONS.get(exc.errno or 0)
+    if known:
+        return known
+    return f"{prefix}：{exc.strerror or exc}"
+
+
 def _special_reason(mode: int) -> str:
     kind = _KIND_NAMES.get(stat.S_IFMT(mode), "特殊文件")
     return f"不是普通文件（{kind}），已跳过"
@@ -99,7 +118,7 @@ def _link_problem(path: Path) -> str | None:
             except OSError:
                 target = "?"
             return f"失效的符号链接（指向的 {target} 不存在），已跳过"
-        return f"无法访问：{exc.strerror or exc}"
+        return os_reason(exc)
 
 
 def scan_paths(paths: Iterable[Path | str]) -> Scan:
@@ -128,7 +147,7 @@ def scan_paths(paths: Iterable[Path | str]) -> Scan:
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 scan.errors.append(IngestError(label, f"路径不存在：{shown}"))
             else:
-                scan.errors.append(IngestError(label, f"无法访问：{exc.strerror or exc}"))
+                scan.errors.append(IngestError(label, os_reason(exc)))
             continue
         if stat.S_ISDIR(st.st_mode):
             _walk(p, scan, found)
@@ -170,10 +189,7 @@ def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            reason = "文件夹嵌套过深，路径超过系统长度限制" if exc.errno == errno.ENAMETOOLONG else (
-                f"无法读取文件夹：{exc.strerror or exc}"
-            )
-            scan.errors.append(IngestError(display_path(d), reason))
+            scan.errors.append(IngestError(display_path(d), os_reason(exc, "无法读取文件夹")))
             continue
         subdirs: list[Path] = []
         for e in entries:
@@ -190,7 +206,7 @@ def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
                         continue
                 st = e.stat(follow_symlinks=True)
             except OSError as exc:
-                scan.errors.append(IngestError(name, f"无法访问：{exc.strerror or exc}"))
+                scan.errors.append(IngestError(name, os_reason(exc)))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
@@ -283,7 +299,7 @@ def _parse_one(
         report.errors.append(exc)
         return None
     except OSError as exc:
-        report.errors.append(IngestError(f.name, f"无法读取文件：{exc.strerror or exc}"))
+        report.errors.append(IngestError(f.name, os_reason(exc, "无法读取文件")))
         return None
     digest = sha256_of(data)
     del data

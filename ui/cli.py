@@ -67,6 +67,8 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # pdfminer's English complaints about damaged PDFs: the user gets our one line
+        logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 
 @main.command()
