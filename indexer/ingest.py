@@ -96,11 +96,13 @@ def _extract(path: Path, fmt: str, settings: IngestSettings) -> tuple[list[GridR
 
         return extract_xlsx(path, settings=settings), "", []
     if fmt in ZIP_KIND_NAMES:
-        suffix = path.suffix.lower() or "（无扩展名）"
+        suffix = path.suffix.lower()
+        kind = ZIP_KIND_NAMES[fmt]
+        supported = "、".join(SUPPORTED_SUFFIXES)
+        if suffix and suffix.lstrip(".") in kind:
+            raise IngestError(path.name, f"暂不支持{kind}；支持的格式为 {supported}")
         raise IngestError(
-            path.name,
-            f"文件内容是{ZIP_KIND_NAMES[fmt]}，扩展名却是 {suffix}；"
-            f"支持的格式为 {'、'.join(SUPPORTED_SUFFIXES)}",
+            path.name, f"文件内容是{kind}，扩展名却是 {suffix or '（无）'}；支持的格式为 {supported}"
         )
     from indexer.extract_text import extract_text
 
@@ -155,6 +157,13 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
         raise IngestError(name, "文件为空，没有可读取的内容")
     digest = sha256_of(data)
     fmt = detect_format(path, data[:8])
+    if fmt == "text":
+        # before decoding and splitting: a text with far more lines than any table has
+        n_lines = data.count(b"\n")
+        if n_lines > 3 * settings.max_rows:
+            raise IngestError(
+                name, f"共有约 {n_lines} 行，超过每个文件 {settings.max_rows} 行的上限（PERFSEARCH_MAX_ROWS）"
+            )
     del data  # the extractor reads the file itself; do not hold two copies
     try:
         rows, encoding, warnings = _extract(path, fmt, settings)

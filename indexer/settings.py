@@ -9,7 +9,7 @@ setting                                environment variable             default
 =====================================  ===============================  =========
 ``max_file_mb``                        ``PERFSEARCH_MAX_FILE_MB``       50
 ``max_uncompressed_mb`` (xlsx zip)     ``PERFSEARCH_MAX_UNCOMPRESSED_MB``  300
-``max_rows`` (rows of one file)        ``PERFSEARCH_MAX_ROWS``          200000
+``max_rows`` (rows of one file)        ``PERFSEARCH_MAX_ROWS``          50000
 ``max_cells_per_row``                  ``PERFSEARCH_MAX_CELLS_PER_ROW`` 200
 ``max_cell_chars`` (longer: cut)       ``PERFSEARCH_MAX_CELL_CHARS``    4000
 ``max_sheet_rows`` / ``max_sheet_cols``  ``PERFSEARCH_MAX_SHEET_ROWS/COLS``  100000 / 200
@@ -56,7 +56,7 @@ _ENV = {
 class IngestSettings:
     max_file_mb: float = 50.0
     max_uncompressed_mb: float = 300.0
-    max_rows: int = 200_000
+    max_rows: int = 50_000
     max_cells_per_row: int = 200
     max_cell_chars: int = 4000
     max_sheet_rows: int = 100_000

@@ -255,9 +255,14 @@ def test_file_size_limit(tmp_path: Path):
     }
 
 
-def test_row_limit(tmp_path: Path):
-    with pytest.raises(IngestError, match="超过每个文件 10 行的上限"):
+def test_row_limit_before_decoding_and_before_layout():
+    name = SEED_003.name
+    with pytest.raises(IngestError) as err:  # line count of the raw bytes, before decoding
         parse_file(SEED_003, settings=IngestSettings(max_rows=10))
+    assert str(err.value) == f"{name}：共有约 264 行，超过每个文件 10 行的上限（PERFSEARCH_MAX_ROWS）"
+    with pytest.raises(IngestError) as err:  # grid rows, before the layout stage
+        parse_file(SEED_003, settings=IngestSettings(max_rows=100))
+    assert str(err.value) == f"{name}：共有 228 行，超过每个文件 100 行的上限（PERFSEARCH_MAX_ROWS）"
 
 
 def _pdf(tmp_path: Path, n_tables: int = 2) -> Path:
@@ -299,7 +304,7 @@ def test_per_file_time_budget_outside_the_main_thread(tmp_path: Path):
 
 def test_settings_are_validated_and_read_from_the_environment():
     s = IngestSettings.from_env({"PERFSEARCH_MAX_FILE_MB": "5", "PERFSEARCH_LOCK_WAIT": "0"})
-    assert s.max_file_mb == 5.0 and s.lock_wait_seconds == 0 and s.max_rows == 200_000
+    assert s.max_file_mb == 5.0 and s.lock_wait_seconds == 0 and s.max_rows == 50_000
     with pytest.raises(SettingsError, match="PERFSEARCH_MAX_ROWS 必须是整数"):
         IngestSettings.from_env({"PERFSEARCH_MAX_ROWS": "1.5"})
     with pytest.raises(SettingsError, match="PERFSEARCH_MAX_CELLS_PER_ROW 必须大于 0"):
