@@ -284,6 +284,8 @@ def decode_bytes(data: bytes, file: str) -> DecodedText:
 
 
 def _checked(file: str, decoded: DecodedText, n_bytes: int) -> DecodedText:
+    if not decoded.text.strip():
+        raise IngestError(file, REASON_EMPTY)  # e.g. nothing but a byte order mark
     if decoded.replaced > max(MAX_REPLACED_ABS, n_bytes * MAX_REPLACED_SHARE):
         raise IngestError(
             file,

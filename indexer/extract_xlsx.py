@@ -93,11 +93,25 @@ def _open_workbook(path: Path, *, data_only: bool) -> Any:
         # A file object, so the extension does not matter (a workbook named .txt)
         with path.open("rb") as fh:
             return openpyxl.load_workbook(fh, read_only=False, data_only=data_only)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as exc:
-        raise IngestError(name, REASON_INVALID) from exc
-    except Exception as exc:  # openpyxl raises many types on malformed XML
+    except Exception as exc:  # openpyxl raises many types on malformed files
         log.debug("openpyxl failed on %s: %r", name, exc)
-        raise IngestError(name, REASON_INVALID) from exc
+        raise IngestError(name, _invalid_reason(exc)) from exc
+
+
+def _invalid_reason(exc: Exception) -> str:
+    """``REASON_INVALID`` with what is broken, when we can tell."""
+    from xml.etree.ElementTree import ParseError
+
+    kind = type(exc).__name__
+    if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zlib" in str(exc).lower() or isinstance(
+        exc, zipfile.LargeZipFile
+    ):
+        return f"{REASON_INVALID}（压缩包结构已损坏或文件不完整）"
+    if isinstance(exc, KeyError):
+        return f"{REASON_INVALID}（缺少必要的组成部分 {exc}）"
+    if isinstance(exc, ParseError) or kind in ("XMLSyntaxError", "SAXParseException", "ExpatError"):
+        return f"{REASON_INVALID}（内部 XML 已损坏）"
+    return REASON_INVALID
 
 
 def _check_zip(path: Path, settings: IngestSettings) -> None:

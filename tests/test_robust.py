@@ -419,6 +419,13 @@ def test_pdf_named_txt_says_what_it_is():
         decode_bytes(b"%PDF-1.4 ...", "x.txt")
 
 
+def test_bom_only_file_is_empty_not_binary():
+    with pytest.raises(IngestError, match="文件为空，没有可读取的内容"):
+        decode_bytes(b"\xef\xbb\xbf \n", "x.txt")
+    with pytest.raises(IngestError, match="文件为空，没有可读取的内容"):
+        decode_bytes(b"\xff\xfe", "x.txt")
+
+
 def test_decoded_text_warning_is_empty_without_replacements():
     assert DecodedText("x", "utf-8").warning == ""
 
