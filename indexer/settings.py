@@ -168,11 +168,13 @@ def file_budget(name: str, seconds: float) -> Iterator[None]:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        try:
+            yield
+        finally:
+            # disarm inside the outer try: an alarm landing while we disarm is still converted
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            _deadline.reset(token)
     except _BudgetExceeded:
         raise IngestError(name, _budget_reason(seconds)) from None
-    finally:
-        if use_alarm:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-        _deadline.reset(token)

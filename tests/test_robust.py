@@ -575,3 +575,21 @@ def test_cli_waits_message_is_shown_once(tmp_path: Path):
     with other.lock(0), pytest.raises(IndexUnavailable), store.lock(0.5):
         pass
     assert messages == ["等待另一个导入完成…"]
+
+
+def test_cli_ingests_a_gbk_named_file_with_the_progress_bar(tmp_path: Path, fake_model):
+    from ui.cli import main
+
+    raw_dir = os.fsencode(tmp_path / "in")
+    os.mkdir(raw_dir)
+    with open(os.path.join(raw_dir, "项目绩效.txt".encode("gbk")), "wb") as fh:
+        fh.write(SEED_003.read_bytes())
+    with open(os.path.join(raw_dir, "坏.txt".encode("gbk")), "wb") as fh:
+        fh.write(b"")
+    index = tmp_path / "ix"
+    res = CliRunner().invoke(main, ["ingest", str(tmp_path / "in"), "--index", str(index)])
+    assert res.exit_code == 1, res.output
+    assert "错误：坏.txt：文件为空，没有可读取的内容" in res.output
+    assert "文件：新增 1 个，更新 0 个，未变 0 个，失败 1 个。索引共 1 个文档、11 张表、107 条指标。" in res.output
+    res = CliRunner().invoke(main, ["rows", "--index", str(index), "--json"])
+    assert res.exit_code == 0 and '"doc": "项目绩效.txt"' in res.output
