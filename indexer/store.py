@@ -349,7 +349,12 @@ class IndexStore:
         with open(self.root / ".lock", "a") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            except BlockingIOError as exc:
+                if wait_seconds <= 0:
+                    raise IndexUnavailable(
+                        f"索引 {self.root} 正在被另一个导入写入，请稍后再试"
+                        "（可用环境变量 PERFSEARCH_LOCK_WAIT 设置等待的秒数）"
+                    ) from exc
                 self.notify(LOCK_WAIT_MESSAGE)
                 deadline = time.monotonic() + wait_seconds
                 while True:
@@ -380,6 +385,7 @@ class IndexStore:
         """
         keep = self.manifest().referenced_files() if self.exists() else {MANIFEST, ".lock"}
         return self._remove_unreferenced(keep)
+
     def write(
         self,
         docs: list[Document],

@@ -566,14 +566,17 @@ def test_cli_unexpected_error_is_one_line_and_traceback_only_with_v(tmp_path: Pa
     assert "Traceback" in res.output and res.exit_code == 1
 
 
-def test_cli_waits_message_is_shown_once(tmp_path: Path):
-    # the wait message is printed by the store, once, while the lock is busy
+def test_wait_message_is_shown_once_and_not_when_not_waiting(tmp_path: Path):
     store = IndexStore(tmp_path / "ix")
     messages: list[str] = []
     store.notify = messages.append  # type: ignore[method-assign]
     other = IndexStore(tmp_path / "ix")
-    with other.lock(0), pytest.raises(IndexUnavailable), store.lock(0.5):
-        pass
+    with other.lock(0):
+        with pytest.raises(IndexUnavailable, match="正在被另一个导入写入，请稍后再试"), store.lock(0):
+            pass
+        assert messages == []
+        with pytest.raises(IndexUnavailable, match="已等待 0.5 秒"), store.lock(0.5):
+            pass
     assert messages == ["等待另一个导入完成…"]
 
 
