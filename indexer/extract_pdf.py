@@ -17,6 +17,7 @@ no pdfminer exception escapes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from typing import Any
 from indexer.grid import Cell, GridRow
 from indexer.model import BBox, IngestError
 from indexer.normalize import clean_cell
+from indexer.settings import check_deadline
 
 log = logging.getLogger(__name__)
 
@@ -92,16 +94,17 @@ class _PageItems:
 # ---------------------------------------------------------------- public API
 
 
-def extract_pdf(path: Path) -> list[GridRow]:
+def extract_pdf(path: Path, max_pages: int | None = None) -> list[GridRow]:
     """Extract rows of cells from a PDF file, in reading order.
 
     Raises ``IngestError`` (Chinese reason, file name in the message) for
-    empty, damaged, truncated, encrypted, scanned or undecodable PDFs.
+    empty, damaged, truncated, encrypted, scanned or undecodable PDFs, and for
+    PDFs with more than ``max_pages`` pages (checked before any page is read).
     """
     path = Path(path)
     name = path.name
     _check_bytes(path, name)
-    pages = _read_pages(path, name)
+    pages = _read_pages(path, name, max_pages)
     return _to_grid_rows(_join_continuations(pages))
 
 
@@ -164,7 +167,7 @@ class _TextStats:
     first_cid_page: int | None = None
 
 
-def _read_pages(path: Path, name: str) -> list[_PageItems]:
+def _read_pages(path: Path, name: str, max_pages: int | None = None) -> list[_PageItems]:
     import pdfplumber
 
     stats = _TextStats()
@@ -173,21 +176,38 @@ def _read_pages(path: Path, name: str) -> list[_PageItems]:
         pdf = pdfplumber.open(path)
     except Exception as exc:  # pdfminer raises many unrelated exception types
         raise _open_error(name, exc) from exc
-    with pdf:
+    try:
         try:
             page_list = list(pdf.pages)
         except Exception as exc:
             raise _open_error(name, exc) from exc
         if not page_list:
             raise IngestError(name, REASON_NO_PAGES)
+        if max_pages is not None and len(page_list) > max_pages:
+            raise IngestError(
+                name, f"PDF 共 {len(page_list)} 页，超过 {max_pages} 页的上限（PERFSEARCH_MAX_PDF_PAGES）"
+            )
         for number, page in enumerate(page_list, start=1):
+            check_deadline()
             try:
                 items = _read_page(page, number, stats)
+                height = float(page.height)
             except IngestError:
                 raise
             except Exception as exc:
                 raise _open_error(name, exc, page=number) from exc
-            out.append(_PageItems(number, float(page.height), items))
+            out.append(_PageItems(number, height, items))
+            with contextlib.suppress(Exception):
+                page.close()  # drop the page's cached layout objects
+    finally:
+        # pdfplumber's close re-raises errors pdfminer hit while reading; they were
+        # either reported above (typed) or do not matter once the pages are read
+        try:
+            pdf.close()
+        except Exception as exc:  # noqa: BLE001
+            log.debug("closing %s: %r", name, exc)
+            with contextlib.suppress(Exception):
+                pdf.stream.close()
     _check_text_layer(name, stats)
     return out
 
@@ -199,7 +219,7 @@ def _check_text_layer(name: str, stats: _TextStats) -> None:
     if ratio > _CID_RATIO or (stats.cjk == 0 and ratio > _CID_RATIO_NO_CJK):
         raise IngestError(name, REASON_CID, page=stats.first_cid_page)
     if stats.cid:
-        log.warning("%s: %d undecodable (cid:N) glyphs ignored", name, stats.cid)
+        log.info("%s: %d undecodable (cid:N) glyphs ignored", name, stats.cid)
 
 
 def _read_page(page: Any, number: int, stats: _TextStats) -> list[tuple[float, GridRow | _RawTable]]:
@@ -213,7 +233,7 @@ def _read_page(page: Any, number: int, stats: _TextStats) -> list[tuple[float, G
         stats.first_cid_page = number
     if not chars:
         if page.images:
-            log.warning("page %d has images but no text layer (scanned page?)", number)
+            log.info("page %d has images but no text layer (scanned page?)", number)
         return []
     if cid:
         # drop undecodable glyphs so they do not pollute cell texts

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.classify import is_header_word, kind, segment_run_together, split_by_roles
+from indexer.decode import DecodedText, decode_bytes  # noqa: F401 - decoding lives in indexer.decode
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
 from indexer.normalize import GLOSS_RE, clean_cell
@@ -23,42 +23,6 @@ log = logging.getLogger(__name__)
 
 _PIPE_RE = re.compile(r"\s*[|｜]\s*")
 _MULTISPACE_RE = re.compile(r"(?:\s{2,}|\u3000+)")
-
-
-@dataclass(frozen=True)
-class DecodedText:
-    text: str
-    encoding: str
-
-
-def decode_bytes(data: bytes, file: str) -> DecodedText:
-    """Decode text bytes, detecting UTF-8/UTF-16/GB18030; raise IngestError on binary data."""
-    if not data.strip():
-        raise IngestError(file, "文件为空，没有可读取的内容")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return DecodedText(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return DecodedText(data.decode("utf-16"), "utf-16")
-    if b"\x00" in data[:4096]:
-        raise IngestError(file, "不是文本文件（含有二进制数据），无法读取；支持的格式为 .txt、.pdf、.xlsx")
-    try:
-        return DecodedText(data.decode("utf-8"), "utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return DecodedText(data.decode("gb18030"), "gb18030")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    if best is None:
-        raise IngestError(file, "无法识别文本编码（不是 UTF-8 或 GBK/GB18030），可能是二进制文件")
-    text = str(best)
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\r\n"))
-    if bad > max(5, len(text) // 50):
-        raise IngestError(file, "文件内容无法解码为文本，可能已损坏或是二进制文件")
-    return DecodedText(text, best.encoding)
 
 
 _MD_RULE_RE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")

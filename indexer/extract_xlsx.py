@@ -28,6 +28,7 @@ from typing import Any
 from indexer.grid import Cell, GridRow
 from indexer.model import IngestError
 from indexer.normalize import clean_cell
+from indexer.settings import IngestSettings, check_deadline, current_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +38,32 @@ REASON_OLE = f"{REASON_INVALID}（可能是旧版 .xls 或加密的工作簿，�
 REASON_EMPTY_BOOK = "Excel 工作簿是空的，没有任何内容"
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# rows x columns of cells handed to the layout stage, per sheet
+_MAX_SHEET_CELLS = 2_000_000
 _PERCENT_DECIMALS_RE = re.compile(r"0\.(0+)%")
 
 
 # ---------------------------------------------------------------- public API
 
 
-def extract_xlsx(path: Path) -> list[GridRow]:
-    """Extract all rows of all worksheets, in workbook order."""
+def extract_xlsx(path: Path, settings: IngestSettings | None = None) -> list[GridRow]:
+    """Extract all rows of all worksheets, in workbook order.
+
+    The size of a sheet is taken from the cells that hold values (a formatted
+    empty cell at ``XFD1048576`` costs nothing); sheets whose data area exceeds
+    ``settings.max_sheet_rows`` x ``max_sheet_cols`` are refused before any grid
+    is built, and so are workbooks that would decompress beyond
+    ``max_uncompressed_mb``.
+    """
     path = Path(path)
+    settings = settings or current_settings()
+    _check_zip(path, settings)
     wb = _open_workbook(path, data_only=False)
     cached = _CachedValues(path)
     try:
         rows: list[GridRow] = []
         for ws in wb.worksheets:
-            rows.extend(_sheet_rows(ws, cached))
+            rows.extend(_sheet_rows(ws, cached, settings))
     finally:
         wb.close()
         cached.close()
@@ -77,13 +89,44 @@ def _open_workbook(path: Path, *, data_only: bool) -> Any:
     if head == _OLE_MAGIC:
         raise IngestError(name, REASON_OLE)
     try:
-        # read_only=False: merged ranges are only available in the normal mode
-        return openpyxl.load_workbook(path, read_only=False, data_only=data_only)
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, EOFError) as exc:
-        raise IngestError(name, REASON_INVALID) from exc
-    except Exception as exc:  # openpyxl raises many types on malformed XML
+        # read_only=False: merged ranges are only available in the normal mode.
+        # A file object, so the extension does not matter (a workbook named .txt)
+        with path.open("rb") as fh:
+            return openpyxl.load_workbook(fh, read_only=False, data_only=data_only)
+    except Exception as exc:  # openpyxl raises many types on malformed files
         log.debug("openpyxl failed on %s: %r", name, exc)
-        raise IngestError(name, REASON_INVALID) from exc
+        raise IngestError(name, _invalid_reason(exc)) from exc
+
+
+def _invalid_reason(exc: Exception) -> str:
+    """``REASON_INVALID`` with what is broken, when we can tell."""
+    from xml.etree.ElementTree import ParseError
+
+    kind = type(exc).__name__
+    if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zlib" in str(exc).lower() or isinstance(
+        exc, zipfile.LargeZipFile
+    ):
+        return f"{REASON_INVALID}（压缩包结构已损坏或文件不完整）"
+    if isinstance(exc, KeyError):
+        return f"{REASON_INVALID}（缺少必要的组成部分 {exc}）"
+    if isinstance(exc, ParseError) or kind in ("XMLSyntaxError", "SAXParseException", "ExpatError"):
+        return f"{REASON_INVALID}（内部 XML 已损坏）"
+    return REASON_INVALID
+
+
+def _check_zip(path: Path, settings: IngestSettings) -> None:
+    """Refuse zip bombs before openpyxl inflates them."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(max(0, i.file_size) for i in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return  # _open_workbook names the reason
+    if total > settings.max_uncompressed_bytes:
+        raise IngestError(
+            path.name,
+            f"Excel 文件解压后有 {total / 1024 / 1024:.0f} MB，超过 {settings.max_uncompressed_mb:g} MB 的上限"
+            "（PERFSEARCH_MAX_UNCOMPRESSED_MB）",
+        )
 
 
 # ---------------------------------------------------------------- values
@@ -168,31 +211,56 @@ def _has_border(cell: Any) -> bool:
     return any(getattr(side, "style", None) for side in (b.left, b.right, b.top, b.bottom))
 
 
-def _sheet_rows(ws: Any, cached: _CachedValues) -> list[GridRow]:
-    max_row, max_col = ws.max_row, ws.max_column
+def _existing_cells(ws: Any) -> list[Any]:
+    """The cells the sheet file defines (never the empty cells of the formatting range)."""
+    cells = getattr(ws, "_cells", None)
+    if isinstance(cells, dict):
+        return list(cells.values())
+    return [c for row in ws.iter_rows() for c in row]  # pragma: no cover - other openpyxl versions
+
+
+def _sheet_rows(ws: Any, cached: _CachedValues, settings: IngestSettings | None = None) -> list[GridRow]:
+    settings = settings or current_settings()
     texts: dict[tuple[int, int], str] = {}
     filled: set[tuple[int, int]] = set()
     bordered: set[int] = set()  # rows with at least one bordered cell
-    for row in ws.iter_rows(min_row=1, max_row=max_row, max_col=max_col):
-        for cell in row:
+    for i, cell in enumerate(_existing_cells(ws)):
+        if i % 5000 == 4999:
+            check_deadline()
+        if cell.value is not None:
             text = cell_text(_value_of(cell, ws, cached), cell.number_format)
             if text:
                 texts[(cell.row, cell.column)] = text
-            if _has_border(cell):
-                bordered.add(cell.row)
-    _fill_merged(ws, texts, filled)
+        if cell.has_style and _has_border(cell):
+            bordered.add(cell.row)
+    if not texts:
+        return []
+    max_row = max(r for r, _ in texts)
+    max_col = max(c for _, c in texts)
+    if max_row > settings.max_sheet_rows or max_col > settings.max_sheet_cols:
+        raise IngestError(
+            "",
+            f"工作表“{ws.title}”有数据的区域为 {max_row} 行 × {max_col} 列，超过上限 "
+            f"{settings.max_sheet_rows} 行 × {settings.max_sheet_cols} 列"
+            "（PERFSEARCH_MAX_SHEET_ROWS / PERFSEARCH_MAX_SHEET_COLS）",
+        )
+    _fill_merged(ws, texts, filled, max_row, max_col)
     if not texts:
         return []
     ncols = max(c for _, c in texts)
+    row_numbers = sorted({r for r, _ in texts})
+    if len(row_numbers) * ncols > _MAX_SHEET_CELLS:
+        raise IngestError(
+            "",
+            f"工作表“{ws.title}”有 {len(row_numbers)} 行 × {ncols} 列数据，单元格总数超过 {_MAX_SHEET_CELLS} 的上限",
+        )
     # borders only mean something when the sheet uses them at all
     use_borders = bool(bordered)
     out: list[GridRow] = []
-    for r in range(1, max_row + 1):
+    for r in row_numbers:
         cells = tuple(
             Cell(texts.get((r, c), ""), line=r, filled=(r, c) in filled) for c in range(1, ncols + 1)
         )
-        if not any(c.text for c in cells):
-            continue
         if use_borders and r not in bordered:
             text = " ".join(c.text for c in cells if c.text)
             out.append(GridRow(cells=(Cell(text, line=r),), line=r, in_table=False))
@@ -201,10 +269,21 @@ def _sheet_rows(ws: Any, cached: _CachedValues) -> list[GridRow]:
     return out
 
 
-def _fill_merged(ws: Any, texts: dict[tuple[int, int], str], filled: set[tuple[int, int]]) -> None:
-    """Vertical spans copy the top-left text down (filled); horizontal coverage stays empty."""
+def _fill_merged(
+    ws: Any, texts: dict[tuple[int, int], str], filled: set[tuple[int, int]],
+    max_row: int | None = None, max_col: int | None = None,
+) -> None:
+    """Vertical spans copy the top-left text down (filled); horizontal coverage stays empty.
+
+    Ranges are clipped to the data area (``max_row`` x ``max_col``): a merged range
+    reaching row 1048576 costs no more than one reaching the last row with data.
+    """
     for rng in ws.merged_cells.ranges:
         r0, c0, r1, c1 = rng.min_row, rng.min_col, rng.max_row, rng.max_col
+        if max_row is not None:
+            r1 = min(r1, max_row)
+        if max_col is not None:
+            c1 = min(c1, max_col)
         text = texts.get((r0, c0), "")
         for r in range(r0, r1 + 1):
             for c in range(c0, c1 + 1):

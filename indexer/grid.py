@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from indexer.model import BBox, SourceRef
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cell:
     text: str
     line: int | None = None  # source line of this cell (text files: may differ per cell)
@@ -34,7 +34,7 @@ class Cell:
     filled: bool = False  # True when copied from a vertically spanning cell
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GridRow:
     cells: tuple[Cell, ...]
     page: int | None = None

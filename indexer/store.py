@@ -9,20 +9,27 @@ Layout::
       ...                    search artefacts written by ``search`` (see manifest["artifacts"])
 
 Every write creates files for a new generation next to the old ones and then
-atomically replaces ``manifest.json`` (``os.replace``).  A crash or ``kill -9``
-at any point leaves the previous manifest and the files it names untouched, so
-the previous index stays loadable.  Files no manifest refers to are removed
-on the next successful write.
+atomically replaces ``manifest.json`` (``os.replace``) after every file of
+the generation and the directory are ``fsync``ed.  A crash or ``kill -9`` at
+any point leaves the previous manifest and the files it names untouched, so
+the previous index stays loadable.  Files no manifest refers to (orphans of an
+interrupted or failed write) are removed at the start of the next write and
+right after a write fails, so a full disk never locks the index: the write
+error becomes ``IndexWriteError`` (Chinese, with the free space needed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
+import re
+import shutil
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,6 +58,57 @@ DEFAULT_INDEX_DIR = "index"
 
 class IndexUnavailable(Exception):
     """The index directory cannot be used; the message is Chinese."""
+
+
+class IndexWriteError(IndexUnavailable):
+    """Writing a new generation failed (disk full, I/O error); the previous index is intact."""
+
+
+LOCK_WAIT_MESSAGE = "等待另一个导入完成…"
+# names of generation files: docs-<gen>.sqlite, vec-<gen>.npy, bm25-<gen>/ ...
+_GEN_RE = re.compile(r"\d{14}-[0-9a-f]{8}")
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Disk-full errors as raised by os, sqlite3 and faiss (following ``__cause__``/``__context__``)."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _DISK_FULL_ERRNOS:
+            return True
+        text = str(e).lower()
+        if isinstance(e, sqlite3.Error) and ("full" in text or getattr(e, "sqlite_errorcode", 0) == 13):
+            return True
+        if "no space left" in text or "disk full" in text or "errno 28" in text:
+            return True
+        stack.extend([e.__cause__, e.__context__])
+    return False
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync a file, or a directory with every file below it."""
+    if path.is_dir():
+        for sub in sorted(path.iterdir()):
+            _fsync_path(sub)
+        flags = os.O_RDONLY
+    elif path.is_file():
+        flags = os.O_RDONLY
+    else:
+        return
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def default_index_dir() -> Path:
@@ -282,17 +340,56 @@ class IndexStore:
 
     # -- writing --
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, wait_seconds: float | None = None) -> Iterator[None]:
+        """Hold the index's write lock; wait for another writer up to ``wait_seconds``.
+
+        The default wait is ``PERFSEARCH_LOCK_WAIT`` (600 s); while waiting,
+        ``self.notify`` shows ``等待另一个导入完成…`` once.
+        """
+        if wait_seconds is None:
+            from indexer.settings import current_settings
+
+            wait_seconds = current_settings().lock_wait_seconds
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as fh:
+        with open(self.root / ".lock", "a") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
-                raise IndexUnavailable(f"索引 {self.root} 正在被另一个进程写入，请稍后再试") from exc
+                if wait_seconds <= 0:
+                    raise IndexUnavailable(
+                        f"索引 {self.root} 正在被另一个导入写入，请稍后再试"
+                        "（可用环境变量 PERFSEARCH_LOCK_WAIT 设置等待的秒数）"
+                    ) from exc
+                self.notify(LOCK_WAIT_MESSAGE)
+                deadline = time.monotonic() + wait_seconds
+                while True:
+                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError as exc:
+                        if time.monotonic() >= deadline:
+                            raise IndexUnavailable(
+                                f"索引 {self.root} 正在被另一个导入写入，已等待 {wait_seconds:g} 秒仍未完成，请稍后再试"
+                                f"（等待时间可用环境变量 PERFSEARCH_LOCK_WAIT 设置，单位秒）"
+                            ) from exc
             try:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def notify(self, message: str) -> None:
+        """Tell the user something while we wait (stderr; the web UI may replace this)."""
+        print(message, file=sys.stderr, flush=True)
+
+    def remove_orphans(self) -> list[str]:
+        """Delete generation files the current manifest does not name (call under ``lock``).
+
+        They are left behind by a ``kill -9`` or a failed write; removing them at the start
+        of every write means a full disk never locks the index.
+        """
+        keep = self.manifest().referenced_files() if self.exists() else {MANIFEST, ".lock"}
+        return self._remove_unreferenced(keep)
 
     def write(
         self,
@@ -310,6 +407,21 @@ class IndexStore:
         self.root.mkdir(parents=True, exist_ok=True)
         old = self.manifest()
         gen = time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        try:
+            m = self._write_generation(old, gen, docs, paths, artifacts, extra_writer)
+        except BaseException as exc:
+            partial = self._remove_generation(gen)
+            if isinstance(exc, (OSError, sqlite3.Error, MemoryError)) or is_disk_full(exc):
+                log.debug("writing generation %s failed", gen, exc_info=True)
+                raise self._write_error(exc, old, partial) from exc
+            raise
+        self._cleanup(m)
+        return m
+
+    def _write_generation(
+        self, old: Manifest, gen: str, docs: list[Document], paths: dict[str, str] | None,
+        artifacts: dict[str, Any] | None, extra_writer: Any,
+    ) -> Manifest:
         db_name = f"docs-{gen}.sqlite"
         tmp_db = self.root / (db_name + ".tmp")
         _write_db(tmp_db, sorted(docs, key=lambda d: d.file), paths or {})
@@ -336,22 +448,79 @@ class IndexStore:
             artifacts=new_artifacts,
             versions=package_versions(),
         )
+        # every file of the new generation and the directory reach the disk before the switch
+        for name in sorted(m.referenced_files() - {MANIFEST, ".lock"}):
+            _fsync_path(self.root / name)
+        _fsync_dir(self.root)
         _atomic_write_text(self.manifest_path, json.dumps(m.to_json(), ensure_ascii=False, indent=2))
-        self._cleanup(m)
         return m
 
+    def _generation_size(self, m: Manifest) -> int:
+        total = 0
+        for name in m.referenced_files() - {MANIFEST, ".lock"}:
+            p = self.root / name
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    total += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+                elif p.is_file():
+                    total += p.stat().st_size
+        return total
+
+    def _remove_generation(self, gen: str) -> int:
+        """Delete every file of generation ``gen`` (and temp files); return the bytes they held."""
+        freed = 0
+        for p in list(self.root.iterdir()):
+            if gen not in p.name and p.suffix != ".tmp":
+                continue
+            with contextlib.suppress(OSError):
+                if p.is_dir():
+                    freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    freed += p.stat().st_size
+                    p.unlink()
+        return freed
+
+    def _write_error(self, exc: BaseException, old: Manifest, partial: int) -> IndexWriteError:
+        try:
+            free = shutil.disk_usage(self.root).free
+        except OSError:
+            free = 0
+        if is_disk_full(exc):
+            # a new generation needs about as much as the previous one (or what was written so far)
+            need = int(max(self._generation_size(old), partial) * 1.2) + 1024 * 1024
+            return IndexWriteError(
+                f"磁盘空间不足：写入索引 {self.root} 时磁盘已满。本次写入约需 {_mb(need)}，"
+                f"当前可用 {_mb(free)}，请至少再释放 {_mb(max(0, need - free))} 后重新运行 perfsearch ingest。"
+                "未完成的文件已清理，原有索引保持不变。"
+            )
+        if isinstance(exc, MemoryError):
+            return IndexWriteError(f"写入索引 {self.root} 时内存不足，原有索引保持不变。")
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return IndexWriteError(f"写入索引 {self.root} 失败：{reason}。未完成的文件已清理，原有索引保持不变。")
+
     def _cleanup(self, m: Manifest) -> None:
-        keep = m.referenced_files()
-        for p in self.root.iterdir():
+        self._remove_unreferenced(m.referenced_files())
+
+    def _remove_unreferenced(self, keep: set[str]) -> list[str]:
+        removed: list[str] = []
+        for p in list(self.root.iterdir()):
             if p.name in keep or p.name.startswith("."):
                 continue
-            if p.is_file() and (p.name.startswith(("docs-", "vec-", "bm25-", "chunks-", "faiss-")) or p.suffix == ".tmp"):
-                with contextlib.suppress(OSError):
+            generation_file = p.name.startswith(("docs-", "vec-", "bm25-", "chunks-", "faiss-", "tmp-"))
+            if not (generation_file or _GEN_RE.search(p.name) or p.suffix == ".tmp"):
+                continue
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
                     p.unlink()
-            elif p.is_dir() and p.name.startswith(("bm25-", "tmp-")):
-                import shutil
-
-                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
+            except OSError as exc:
+                log.warning("cannot remove %s: %s", p, exc)
+        if removed:
+            log.info("removed %d unreferenced index files", len(removed))
+        return removed
 
 
 def _write_db(path: Path, docs: list[Document], paths: dict[str, str]) -> None:
@@ -396,8 +565,12 @@ def _atomic_write_text(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
     with contextlib.suppress(OSError):
-        dfd = os.open(path.parent, os.O_RDONLY)
+        dfd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(dfd)
         finally:

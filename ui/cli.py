@@ -9,6 +9,9 @@ import sys
 import click
 
 from search.engine import Engine, EngineError
+from ui.cli_errors import SafeGroup, install_chinese_messages
+
+install_chinese_messages()
 
 INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
 
@@ -47,18 +50,25 @@ def run_ingest(engine: Engine, paths, *, prune: bool = False, show_progress: boo
             bar.close()
     for err in report.errors:
         click.echo(f"错误：{err.message}", err=True)
+    for skip in getattr(report, "skipped", ()):
+        click.echo(f"跳过：{skip.message}", err=True)
+    for warning in getattr(report, "warnings", ()):
+        click.echo(f"警告：{warning}", err=True)
     click.echo(report.summary(), err=True)
     return report
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="输出调试日志")
+@click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="输出调试日志（出错时显示完整的调用栈）")
 def main(verbose: bool) -> None:
     """绩效目标检索（perfsearch）：政府预算绩效目标表的检索、问答与起草助手。"""
+    click.get_current_context().meta["perfsearch.verbose"] = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # pdfminer's English complaints about damaged PDFs: the user gets our one line
+        logging.getLogger("pdfminer").setLevel(logging.ERROR)
 
 
 @main.command()
