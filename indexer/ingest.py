@@ -6,42 +6,17 @@ import hashlib
 import logging
 from pathlib import Path
 
-from indexer.grid import GridRow
+from indexer.formats import SUPPORTED_SUFFIXES, detect_format, extract, extract_rows  # noqa: F401
 from indexer.layout import parse_tables, region_of
 from indexer.model import Document, IngestError
 from indexer.normalize import looks_traditional
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".text", ".tsv", ".csv", ".md", ".pdf", ".xlsx", ".xlsm")
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def detect_format(path: Path, head: bytes) -> str:
-    if head.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
-        return "pdf"
-    if head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm"):
-        return "xlsx"
-    return "text"
-
-
-def extract_rows(path: Path, fmt: str) -> tuple[list[GridRow], str]:
-    """Grid rows and the detected text encoding ("" for binary formats)."""
-    if fmt == "pdf":
-        from indexer.extract_pdf import extract_pdf
-
-        return extract_pdf(path), ""
-    if fmt == "xlsx":
-        from indexer.extract_xlsx import extract_xlsx
-
-        return extract_xlsx(path), ""
-    from indexer.extract_text import extract_text
-
-    rows, decoded = extract_text(path)
-    return rows, decoded.encoding
 
 
 def parse_file(path: Path, display_name: str | None = None) -> Document:
@@ -54,9 +29,10 @@ def parse_file(path: Path, display_name: str | None = None) -> Document:
         raise IngestError(name, f"无法读取文件：{exc.strerror or exc}") from exc
     if not data.strip():
         raise IngestError(name, "文件为空，没有可读取的内容")
-    fmt = detect_format(path, data[:8])
+    fmt = detect_format(path, data[:4096])
     try:
-        rows, encoding = extract_rows(path, fmt)
+        extraction = extract(path, fmt)
+        rows, encoding = extraction.rows, extraction.encoding
     except IngestError as exc:
         if exc.file != name:
             raise IngestError(name, exc.reason, exc.page, exc.line) from exc
@@ -79,4 +55,5 @@ def parse_file(path: Path, display_name: str | None = None) -> Document:
         fmt=fmt,
         encoding=encoding,
         traditional=looks_traditional(all_text),
+        warnings=extraction.warnings,
     )

@@ -1,0 +1,286 @@
+"""The one registry of file formats perfsearch reads: suffix/content -> extractor.
+
+Every extractor returns ``GridRow`` objects (contract in ``indexer.grid``) that
+``indexer.layout`` turns into tables, whatever the format.  The CLI (folder
+scan), the ingestion pipeline and the web upload all use ``SUPPORTED_SUFFIXES``
+and ``unsupported_reason`` from here, so a format is added in one place.
+
+The format of a file is decided by its content first (a ``.xls`` that is really
+an HTML page, as many sites export, is read as HTML), then by its suffix.
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from indexer.grid import GridRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # Document.fmt
+    suffixes: tuple[str, ...]
+    label: str  # shown to users
+    needs: str = ""  # external program needed, shown in docs and errors
+
+
+FORMATS: tuple[Format, ...] = (
+    Format("text", (".txt", ".text", ".tsv", ".csv", ".md"), "文本/CSV"),
+    Format("pdf", (".pdf",), "PDF（含扫描件，自动 OCR）"),
+    Format("xlsx", (".xlsx", ".xlsm"), "Excel 工作簿"),
+    Format("xls", (".xls",), "旧版 Excel"),
+    Format("et", (".et",), "WPS 表格", needs="LibreOffice"),
+    Format("docx", (".docx",), "Word 文档"),
+    Format("doc", (".doc", ".wps"), "旧版 Word / WPS 文字", needs="LibreOffice"),
+    Format("html", (".html", ".htm", ".shtml", ".xhtml", ".mht", ".mhtml"), "网页"),
+    Format("image", (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"), "图片（OCR）"),
+)
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(s for f in FORMATS for s in f.suffixes)
+_BY_SUFFIX = {s: f.name for f in FORMATS for s in f.suffixes}
+
+SUPPORTED_TEXT = "、".join(
+    "/".join(f.suffixes[:3]) + ("" if not f.needs else f"（需 {f.needs}）") for f in FORMATS
+)
+
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
+
+# suffixes people often drop into the folder, with what to do instead
+_UNSUPPORTED_HINTS: dict[str, str] = {
+    ".ppt": "演示文稿不是绩效目标表的常见格式；请把其中的表格另存为 PDF 或 Excel 后再导入",
+    ".pptx": "演示文稿不是绩效目标表的常见格式；请把其中的表格另存为 PDF 或 Excel 后再导入",
+    ".zip": "压缩包需要先解压，再导入解压后的文件夹",
+    ".rar": "压缩包需要先解压，再导入解压后的文件夹",
+    ".7z": "压缩包需要先解压，再导入解压后的文件夹",
+    ".gz": "压缩包需要先解压，再导入解压后的文件夹",
+    ".ofd": "OFD 版式文件暂不支持；请用数科/福昕 OFD 阅读器另存为 PDF 后再导入",
+    ".rtf": "RTF 文档暂不支持；请用 Word 或 WPS 另存为 .docx 后再导入",
+    ".odt": "ODT 文档暂不支持；请用 LibreOffice 另存为 .docx 后再导入",
+    ".ods": "ODS 表格暂不支持；请用 LibreOffice 另存为 .xlsx 后再导入",
+    ".json": "JSON 文件不是绩效目标表；如需导入请提供原始表格（PDF/Word/Excel/网页）",
+    ".xml": "XML 文件暂不支持；请提供原始表格（PDF/Word/Excel/网页）",
+}
+
+
+def supported(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in _BY_SUFFIX
+
+
+def unsupported_reason(path: Path | str) -> str:
+    """Why ``path`` is not read, and what to do (Chinese)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if p.name.startswith("~$"):
+        return "Office 打开文档时生成的临时锁文件，不是文档本身，已跳过（关闭 Office 后它会自动消失）"
+    if suffix in _UNSUPPORTED_HINTS:
+        return f"不支持的文件类型“{suffix}”：{_UNSUPPORTED_HINTS[suffix]}"
+    shown = suffix or "无扩展名"
+    return f"不支持的文件类型“{shown}”，已跳过；支持的格式：{SUPPORTED_TEXT}。如果它是绩效目标表，请另存为其中一种格式后再导入"
+
+
+def is_page_assets_dir(d: Path) -> bool:
+    """``页面_files`` / ``页面.files``: the assets folder a browser writes next to a saved page."""
+    name = d.name
+    for tail in ("_files", ".files", "_文件"):
+        if name.endswith(tail) and len(name) > len(tail):
+            stem = name[: -len(tail)]
+            if any((d.parent / f"{stem}{ext}").is_file() for ext in (".html", ".htm", ".shtml", ".mht")):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+def scan_dir(root: Path) -> tuple[list[Path], list[Skipped]]:
+    """Supported files under ``root`` (recursive, sorted) and every skipped file with its reason.
+
+    Hidden files and the assets folders of saved web pages are passed over
+    (the latter reported once per folder).
+    """
+    found: list[Path] = []
+    skipped: list[Skipped] = []
+    assets: list[Path] = []
+    for f in sorted(root.rglob("*")):
+        rel = f.relative_to(root).parts
+        if any(part.startswith(".") for part in rel):
+            continue
+        if any(f.is_relative_to(a) for a in assets):
+            continue
+        if f.is_dir():
+            if is_page_assets_dir(f):
+                assets.append(f)
+            continue
+        if not f.is_file():
+            continue
+        if supported(f) and not f.name.startswith("~$"):
+            found.append(f)
+        else:
+            skipped.append(Skipped(f, unsupported_reason(f)))
+    for a in assets:
+        log.info("passing over the assets folder of a saved web page: %s", a)
+    return found, skipped
+
+
+# ---------------------------------------------------------------- format detection
+
+
+def _zip_kind(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+    if "word/document.xml" in names:
+        return "docx"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    return None
+
+
+def _looks_like_html(head: bytes) -> bool:
+    h = head
+    if h.startswith((b"\xff\xfe", b"\xfe\xff")):
+        h = head.decode("utf-16", errors="ignore").encode("utf-8")
+    h = h.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if h.startswith(b"mime-version:"):
+        return True
+    return h.startswith(b"<") and any(tag in h for tag in (b"<html", b"<table", b"<body"))
+
+
+def detect_format(path: Path, head: bytes = b"") -> str:
+    """The format name (``Format.name``) of ``path``: content first, suffix second."""
+    path = Path(path)
+    if len(head) < 4096:
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(4096)
+        except OSError:
+            pass
+    suffix = path.suffix.lower()
+    by_suffix = _BY_SUFFIX.get(suffix, "text")
+    if head.startswith(b"%PDF") or b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        kind = _zip_kind(path)
+        if kind:
+            return kind
+        return by_suffix if by_suffix in ("docx", "xlsx") else "xlsx"
+    if head.startswith(OLE_MAGIC):
+        if by_suffix in ("doc", "xls", "et"):
+            return by_suffix
+        return "doc" if suffix in (".docx",) else "xls"
+    if head.startswith(_IMAGE_MAGIC) and (head[:4] != b"RIFF" or head[8:12] == b"WEBP"):
+        return "image"
+    if suffix in (".mht", ".mhtml") or _looks_like_html(head[:4096]):
+        return "html"
+    return by_suffix
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+@dataclass(frozen=True)
+class Extraction:
+    rows: list[GridRow]
+    encoding: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+def _text(path: Path) -> Extraction:
+    from indexer.extract_text import extract_text
+
+    rows, decoded = extract_text(path)
+    return Extraction(rows, decoded.encoding)
+
+
+def _pdf(path: Path) -> Extraction:
+    from indexer.extract_pdf import REASON_CID, REASON_NO_TEXT, extract_pdf
+    from indexer.model import IngestError
+
+    try:
+        return Extraction(extract_pdf(path))
+    except IngestError as exc:
+        if exc.reason not in (REASON_NO_TEXT, REASON_CID):
+            raise
+    from indexer.extract_ocr import extract_scanned_pdf
+
+    log.info("%s has no usable text layer: OCR", path.name)
+    return extract_scanned_pdf(path)
+
+
+def _xlsx(path: Path) -> Extraction:
+    from indexer.extract_xlsx import extract_xlsx
+
+    return Extraction(extract_xlsx(path))
+
+
+def _xls(path: Path) -> Extraction:
+    from indexer.extract_xls import extract_xls
+
+    return Extraction(extract_xls(path))
+
+
+def _et(path: Path) -> Extraction:
+    from indexer.extract_xls import extract_et
+
+    return Extraction(extract_et(path))
+
+
+def _docx(path: Path) -> Extraction:
+    from indexer.extract_docx import extract_docx
+
+    return Extraction(extract_docx(path))
+
+
+def _doc(path: Path) -> Extraction:
+    from indexer.extract_docx import extract_doc
+
+    return Extraction(extract_doc(path))
+
+
+def _html(path: Path) -> Extraction:
+    from indexer.extract_html import extract_html
+
+    rows, encoding = extract_html(path)
+    return Extraction(rows, encoding)
+
+
+def _image(path: Path) -> Extraction:
+    from indexer.extract_ocr import extract_image
+
+    return extract_image(path)
+
+
+_EXTRACTORS: dict[str, Callable[[Path], Extraction]] = {
+    "text": _text,
+    "pdf": _pdf,
+    "xlsx": _xlsx,
+    "xls": _xls,
+    "et": _et,
+    "docx": _docx,
+    "doc": _doc,
+    "html": _html,
+    "image": _image,
+}
+
+
+def extract(path: Path, fmt: str) -> Extraction:
+    """Grid rows (plus encoding and warnings) of ``path`` read as format ``fmt``."""
+    return _EXTRACTORS[fmt](Path(path))
+
+
+def extract_rows(path: Path, fmt: str) -> tuple[list[GridRow], str]:
+    """Grid rows and the detected text encoding ("" for binary formats)."""
+    ex = extract(path, fmt)
+    return ex.rows, ex.encoding
