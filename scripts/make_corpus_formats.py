@@ -346,7 +346,7 @@ def render_scan(source_pdf: Path, out: Path, dpi: int = 150) -> Path:
             with Image.open(png) as im:
                 pages.append(_scan_page(im, seed=100 + i, angle=(0.8 if i % 2 == 0 else -0.6)))
         pages[0].save(out, "PDF", resolution=float(dpi), save_all=True, append_images=pages[1:],
-                      creationDate=FIXED_TIME, modDate=FIXED_TIME, producer="perfsearch", creator="perfsearch")
+                      creationDate=FIXED_TIME.timetuple(), modDate=FIXED_TIME.timetuple(), producer="perfsearch", creator="perfsearch")
     return out
 
 
