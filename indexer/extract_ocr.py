@@ -539,6 +539,54 @@ def repair_value(text: str) -> tuple[str, bool]:
     return t, t != text.strip()
 
 
+# characters the recogniser confuses; a name is only *flagged* (never changed) when the
+# other reading makes a common word and the one read does not
+_CONFUSABLE_GROUPS = (
+    "目自", "己已巳", "未末", "人入八", "土士", "千干于", "日曰", "天夭", "戊戍戌", "拨拔", "侯候",
+    "徽微", "肓盲", "崇祟", "券卷", "苦若", "免兔", "折拆析", "栽裁载", "准淮", "页贞", "处外", "习刁",
+)
+_CONFUSABLE = {c: g.replace(c, "") for g in _CONFUSABLE_GROUPS for c in g}
+_COMMON_WORD_FREQ = 500
+
+
+def _word_freq() -> dict[str, int]:
+    import jieba
+
+    jieba.setLogLevel(logging.ERROR)
+    jieba.initialize()
+    return jieba.dt.FREQ
+
+
+def suspicious_chars(text: str) -> list[tuple[str, str]]:
+    """``(read, likely)`` word pairs where a confusable character probably was misread.
+
+    ``项自资金`` -> ``[("项自", "项目")]``: "项目" is a common word, neither "项自"
+    nor "自资" is one.
+    """
+    if not any(c in _CONFUSABLE for c in text):
+        return []
+    freq = _word_freq()
+    out: list[tuple[str, str]] = []
+    for i, ch in enumerate(text):
+        alts = _CONFUSABLE.get(ch)
+        if not alts:
+            continue
+        pairs = [(text[i - 1 : i + 1], i - 1), (text[i : i + 2], i)]
+        pairs = [(w, j) for w, j in pairs if len(w) == 2 and j >= 0]
+        if any(freq.get(w, 0) > 0 for w, _ in pairs):
+            continue  # the character as read makes a word with a neighbour
+        for alt in alts:
+            for w, j in pairs:
+                fixed = w.replace(ch, alt, 1) if j == i else w[0] + alt
+                if freq.get(fixed, 0) >= _COMMON_WORD_FREQ:
+                    out.append((w, fixed))
+                    break
+            else:
+                continue
+            break
+    return out
+
+
 # ---------------------------------------------------------------- page -> PDF extractor structures
 
 
@@ -558,12 +606,15 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
         nrows, ncols = len(t.ys) - 1, len(t.xs) - 1
         grid: list[list[Any]] = [[None] * ncols for _ in range(nrows)]
         low_rows: dict[int, float] = {}
+        doubts: dict[int, list[str]] = {}
         for cid, g in enumerate(t.regions):
             text, changed = repair_value(g.text)
             if changed:
                 log.info("%s p.%d: OCR value %r repaired to %r", file, p.number, g.text, text)
             if text and g.score < LOW_CONFIDENCE:
                 low_rows[g.r0] = min(low_rows.get(g.r0, 1.0), g.score)
+            for read, likely in suspicious_chars(text):
+                doubts.setdefault(g.r0, []).append(f"“{read}”疑为“{likely}”")
             vspan = g.r1 - g.r0 > 1
             for r in range(g.r0, g.r1):
                 for c in range(g.c0, g.c1):
@@ -576,11 +627,14 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
                         grid[r][c] = _RawCell("", pos, False, cid, vspan)
         rows = [list(r) for r in grid]
         bbox: BBox = (t.xs[0] * s, t.ys[0] * s, t.xs[-1] * s, t.ys[-1] * s)
-        for r, score in sorted(low_rows.items()):
+        for r in sorted(set(low_rows) | set(doubts)):
             shown = " ".join(c.text for c in rows[r] if c.text and not c.filled)
-            warnings.append(
-                f"第{p.number}页 表格第{r + 1}行“{shown[:60]}”：OCR 识别置信度低（{score:.2f}），请对照原件核对"
-            )
+            why = []
+            if r in low_rows:
+                why.append(f"OCR 识别置信度低（{low_rows[r]:.2f}）")
+            if r in doubts:
+                why.append("、".join(doubts[r]) + "（OCR 易混字）")
+            warnings.append(f"第{p.number}页 表格第{r + 1}行“{shown[:60]}”：{'；'.join(why)}，请对照原件核对")
         items.append((bbox[1], _RawTable(p.number, bbox, [x * s for x in t.xs], rows, [p.number] * nrows)))
     return items
 

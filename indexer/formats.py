@@ -177,9 +177,11 @@ def detect_format(path: Path, head: bytes = b"") -> str:
             return kind
         return by_suffix if by_suffix in ("docx", "xlsx") else "xlsx"
     if head.startswith(OLE_MAGIC):
-        if by_suffix in ("doc", "xls", "et"):
+        if by_suffix in ("doc", "xls", "et", "xlsx", "docx"):
+            # an OLE container named .xlsx/.docx is an encrypted workbook/document: the
+            # OOXML extractors explain that
             return by_suffix
-        return "doc" if suffix in (".docx",) else "xls"
+        return "xls"
     if head.startswith(_IMAGE_MAGIC) and (head[:4] != b"RIFF" or head[8:12] == b"WEBP"):
         return "image"
     if suffix in (".mht", ".mhtml") or _looks_like_html(head[:4096]):

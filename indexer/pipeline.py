@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from indexer.ingest import SUPPORTED_SUFFIXES, parse_file, sha256_of
+from indexer.formats import scan_dir, supported, unsupported_reason
+from indexer.ingest import parse_file, sha256_of
 from indexer.model import Document, IngestError
 from indexer.store import IndexStore
 
@@ -23,6 +24,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
+    skipped: list[IngestError] = field(default_factory=list)  # not read (unsupported type), with the reason
     n_rows: int = 0
     n_tables: int = 0
     n_documents: int = 0
@@ -41,23 +43,35 @@ class IngestReport:
             parts.append(f"移除 {len(self.removed)} 个")
         if self.errors:
             parts.append(f"失败 {len(self.errors)} 个")
+        if self.skipped:
+            parts.append(f"跳过 {len(self.skipped)} 个")
         return (
             "文件：" + "，".join(parts)
             + f"。索引共 {self.n_documents} 个文档、{self.n_tables} 张表、{self.n_rows} 条指标。"
         )
 
 
-def collect_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[IngestError]]:
-    """Expand folders (recursively, sorted) into supported files; report missing paths."""
+def collect_files(
+    paths: Iterable[Path | str], skipped: list[IngestError] | None = None
+) -> tuple[list[Path], list[IngestError]]:
+    """Expand folders (recursively, sorted) into supported files; report missing paths.
+
+    Files that are not read (unsupported type, Office lock files) go to ``skipped``
+    with the reason and what to do (see ``indexer.formats``).
+    """
     files: list[Path] = []
     errors: list[IngestError] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES and not f.name.startswith("."):
-                    files.append(f)
+            found, passed = scan_dir(p)
+            files.extend(found)
+            if skipped is not None:
+                skipped.extend(IngestError(str(s.path.relative_to(p)), s.reason) for s in passed)
         elif p.is_file():
+            if not supported(p) and skipped is not None:
+                skipped.append(IngestError(p.name, unsupported_reason(p)))
+                continue
             files.append(p)
         else:
             errors.append(IngestError(p.name or str(p), f"路径不存在：{p}"))
@@ -83,8 +97,9 @@ def ingest_paths(
     extra_writer=None,
 ) -> IngestReport:
     """Parse new/changed files and write a new index generation atomically."""
-    files, errors = collect_files(paths)
-    report = IngestReport(errors=list(errors))
+    skipped: list[IngestError] = []
+    files, errors = collect_files(paths, skipped)
+    report = IngestReport(errors=list(errors), skipped=skipped)
     with store.lock():
         old_docs = {d.file: d for d in store.documents()} if store.exists() else {}
         manifest = store.manifest()

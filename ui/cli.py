@@ -47,6 +47,8 @@ def run_ingest(engine: Engine, paths, *, prune: bool = False, show_progress: boo
             bar.close()
     for err in report.errors:
         click.echo(f"错误：{err.message}", err=True)
+    for skip in report.skipped:
+        click.echo(f"跳过：{skip.message}", err=True)
     click.echo(report.summary(), err=True)
     return report
 
@@ -67,7 +69,7 @@ def main(verbose: bool) -> None:
 @click.option("--prune", is_flag=True, help="从索引中移除这些路径下已不存在的文件")
 @click.option("--no-progress", is_flag=True, help="不显示进度条")
 def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: bool) -> None:
-    """导入文件或文件夹（txt / pdf / xlsx），增量更新索引。
+    """导入文件或文件夹（txt/csv、pdf（含扫描件）、xlsx/xls/et、docx/doc/wps、网页、图片），增量更新索引。
 
     \b
     示例：
