@@ -147,7 +147,7 @@ def _strip_clutter(root: Any) -> None:
             continue
         hidden = _HIDDEN_STYLE_RE.search(el.get("style") or "") or el.get("hidden") is not None
         clutter = el.tag in _CLUTTER_TAGS or bool(_CLUTTER_RE.search(_classes(el)))
-        if hidden and el.tag not in ("html", "body") and not _holds_data_table(el):
+        if hidden and el.tag not in ("html", "body"):
             _remove(el)
         elif clutter and el.tag not in ("html", "body") and not _holds_content(el):
             _remove(el)
@@ -246,17 +246,23 @@ def table_grid(table: Any) -> list[list[Cell]]:
 # ---------------------------------------------------------------- walking the page
 
 
+_BREADCRUMB_RE = re.compile(r"^(?:当前位置|您的位置|您现在的位置|所在位置|现在位置)\s*[:：]")
+
+
 @dataclass
 class _Walker:
     rows: list[GridRow] = field(default_factory=list)
-    buf: list[str] = field(default_factory=list)
+    buf: list[tuple[str, bool]] = field(default_factory=list)  # (text, inside a link)
     n_tables: int = 0
     last_table_at: int = -1  # index in ``rows`` after the last data table row
 
     def flush(self) -> None:
-        text = clean_cell(" ".join(" ".join(self.buf).split()))
+        pieces = [(t, link) for t, link in self.buf if t.strip()]
         self.buf = []
-        if text:
+        if not pieces or all(link for _, link in pieces):
+            return  # nothing, or only links: a menu, not content
+        text = clean_cell(" ".join(" ".join(t for t, _ in pieces).split()))
+        if text and not _BREADCRUMB_RE.match(text):
             self.rows.append(GridRow(cells=(Cell(text),), in_table=False))
 
     def table(self, table: Any) -> None:
@@ -277,26 +283,23 @@ class _Walker:
             self.rows.append(GridRow(cells=tuple(cells), line=i, sheet=sheet, in_table=True))
         self.last_table_at = len(self.rows)
 
-    def walk(self, el: Any) -> None:
+    def walk(self, el: Any, in_link: bool = False) -> None:
         if el.tag == "table" and _is_data_table(el):
             self.table(el)
-            if el.tail:
-                self.buf.append(el.tail)
             return
+        in_link = in_link or el.tag == "a"
         block = el.tag in _BLOCK_TAGS
         if block:
             self.flush()
         if el.text and el.tag not in ("table", "tr", "tbody", "thead", "tfoot"):
-            self.buf.append(el.text)
+            self.buf.append((el.text, in_link))
         for child in el:
             if isinstance(child.tag, str):
-                self.walk(child)
-            elif child.tail:
-                self.buf.append(child.tail)
+                self.walk(child, in_link)
+            if child.tail:
+                self.buf.append((child.tail, in_link))
         if block:
             self.flush()
-        if el.tail:
-            self.buf.append(el.tail)
 
 
 def rows_from_html(text: str, file: str) -> list[GridRow]:

@@ -41,8 +41,8 @@ def test_html_page_encoding_citations_and_no_clutter():
     assert (doc.fmt, doc.encoding) == ("html", "gb18030")
     assert len(doc.tables) == 1 and len(doc.rows) == 71
     assert {r.source.sheet for r in doc.rows} == {"表1"}
-    r = next(r for r in doc.rows if r.name == "师生满意度")
-    assert r.value == "≥90%"
+    r = next(r for r in doc.rows if r.name == "学校用户对视频会议的满意度")
+    assert r.value == "≥85%" and r.source.line == 100
     assert r.source.page is None and r.source.bbox is None
     assert r.source.label() == f"{HTML_NAME} 表1 第{r.source.line}行"
     assert r.source.to_json()["sheet"] == "表1"

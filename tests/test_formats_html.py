@@ -23,7 +23,9 @@ PAGE = """<html><head><meta charset="{charset}"><title>公开</title>
 <script>document.write('<table><tr><td>广告</td><td>位</td></tr></table>')</script></head>
 <body>
 <div id="nav"><a href="/">首页</a> | <a href="#">政务公开</a></div>
-<table width="1000"><tr><td class="left"><table><tr><td>栏目导航</td></tr></table></td>
+<div class="crumb2">当前位置：<a href="/">首页</a> &gt; <a href="#">预算</a></div>
+<table width="1000"><tr><td class="left"><table><tr><td><a href="#">栏目导航</a></td></tr>
+<tr><td><a href="#">部门预算</a></td></tr></table></td>
 <td>
 <!-- <table><tr><td>注释里的表</td><td>x</td></tr></table> -->
 <h2>项目支出绩效目标表</h2><p>2024年度</p>
@@ -80,7 +82,7 @@ def test_layout_tables_hidden_and_commented_tables_are_not_data(tmp_path):
     p = write(tmp_path, "page.html", PAGE.format(charset="utf-8", indicators=INDICATORS))
     rows, _ = extract_html(p)
     texts = [c.text for r in rows for c in r.cells]
-    for junk in ("首页", "栏目导航", "注释里的表", "隐藏", "广告", "版权所有", "填报说明：本表由项目单位填报。"):
+    for junk in ("首页", "栏目导航", "部门预算", "当前位置", "注释里的表", "隐藏", "广告", "版权所有", "填报说明：本表由项目单位填报。"):
         assert not any(junk in t for t in texts), junk
     assert texts[0] == "项目支出绩效目标表"
     assert {r.sheet for r in rows if r.in_table} == {"表1"}
