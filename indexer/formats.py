@@ -189,6 +189,34 @@ def detect_format(path: Path, head: bytes = b"") -> str:
     return by_suffix
 
 
+def content_matches(path: Path | str) -> bool:
+    """Whether the bytes of ``path`` can be what its suffix says (upload check before storing).
+
+    Lenient where sites are: a ``.xls``/``.doc`` may really be a web page or an
+    OOXML file, a ``.xlsx``/``.docx`` may be an encrypted (OLE) file; the
+    extractor then explains.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    kind = _BY_SUFFIX.get(p.suffix.lower())
+    text_like = b"\x00" not in head[:1024] or head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if kind == "pdf":
+        return b"%PDF-" in head[:1024]
+    if kind in ("xlsx", "docx"):
+        return head.startswith((b"PK\x03\x04", OLE_MAGIC))
+    if kind in ("xls", "et", "doc"):
+        return head.startswith((OLE_MAGIC, b"PK\x03\x04")) or (text_like and _looks_like_html(head))
+    if kind == "image":
+        return head.startswith(_IMAGE_MAGIC)
+    if kind in ("html", "text"):
+        return text_like
+    return False
+
+
 # ---------------------------------------------------------------- dispatch
 
 

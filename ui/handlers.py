@@ -31,6 +31,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from indexer.formats import SUPPORTED_SUFFIXES, content_matches, unsupported_reason
 from indexer.model import IngestError, SourceRef
 from indexer.store import IndexUnavailable
 from search.engine import Engine, EngineError
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 ALL = ""  # dropdown value meaning "no filter"
 ALL_LABEL = "全部"
 KIND_LABELS = {"department": "部门整体", "project": "项目支出"}
-ALLOWED_UPLOAD_SUFFIXES = (".pdf", ".txt", ".xlsx")
+ALLOWED_UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # the one list the CLI uses too (indexer.formats)
 DEFAULT_MAX_UPLOAD_MB = 50
 UPLOAD_DIR_NAME = "uploads"
 NAMES_FILE = "names.json"
@@ -651,13 +652,7 @@ class UploadView:
 
 
 def _sniff_ok(path: Path, suffix: str) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if suffix == ".pdf":
-        return head.startswith(b"%PDF")
-    if suffix == ".xlsx":
-        return head.startswith(b"PK\x03\x04")
-    return b"\x00" not in head or head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return content_matches(path)
 
 
 def _sha256(path: Path) -> str:
@@ -700,7 +695,7 @@ def upload(
             shown = sanitize_filename(p.name)
             suffix = p.suffix.lower()
             if suffix not in ALLOWED_UPLOAD_SUFFIXES:
-                results.append([shown, "未导入", f"不支持的文件类型“{suffix or '无扩展名'}”，仅支持 .pdf、.txt、.xlsx"])
+                results.append([shown, "未导入", unsupported_reason(p)])
                 continue
             try:
                 size = p.stat().st_size
