@@ -86,3 +86,20 @@ def test_content_first_detection_and_upload_sniffing(tmp_path):
     fake_png.write_text("hello", encoding="utf-8")
     assert not content_matches(fake_png)
     assert detect_format(CORPUS / XLS_NAME) == "xls"
+
+
+def test_document_view_highlights_the_cited_row_on_its_own_sheet():
+    from tests.conftest import parsed
+    from ui.render import render_source
+
+    doc = parsed(CORPUS / XLS_NAME)
+    project_row = doc.tables[1].rows[0]
+    src = project_row.source
+    shown = render_source(CORPUS / XLS_NAME, line=src.line, sheet=src.sheet)
+    assert project_row.name in shown.highlighted_text and "项目支出" in shown.html
+    # the same row number on the other sheet is another row
+    other = render_source(CORPUS / XLS_NAME, line=src.line, sheet="部门整体")
+    assert project_row.name not in other.highlighted_text
+    html_row = parsed(CORPUS / HTML_NAME).rows[-1]
+    shown = render_source(CORPUS / HTML_NAME, line=html_row.source.line, sheet=html_row.source.sheet)
+    assert html_row.name in shown.highlighted_text

@@ -624,7 +624,9 @@ def open_source(engine: Engine, hit: dict[str, Any] | None) -> SourceView:
     label = source_label(engine, source)
     if path is None:
         raise UserError(f"找不到原始文件 {display_name(engine, file)}（可能已被移动或删除）。")
-    rendered: Rendered = render_source(path, page=source.get("page"), line=source.get("line"), bbox=source.get("bbox"))
+    rendered: Rendered = render_source(
+        path, page=source.get("page"), line=source.get("line"), bbox=source.get("bbox"), sheet=source.get("sheet")
+    )
     parts = [f"**出处：{label}**"]
     if hit.get("name"):
         who = " · ".join(str(x) for x in (hit.get("unit"), _kind_project(hit)) if x)
