@@ -46,7 +46,7 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(s for f in FORMATS for s in f.suffix
 _BY_SUFFIX = {s: f.name for f in FORMATS for s in f.suffixes}
 
 SUPPORTED_TEXT = "、".join(
-    "/".join(f.suffixes[:3]) + ("" if not f.needs else f"（需 {f.needs}）") for f in FORMATS
+    "/".join(f.suffixes) + ("" if not f.needs else f"（需 {f.needs}）") for f in FORMATS
 )
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
