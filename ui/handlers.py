@@ -24,7 +24,7 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -177,12 +177,7 @@ def source_label(engine: Engine, source: dict[str, Any] | None) -> str:
     if not source:
         return ""
     ref = SourceRef.from_json(source)
-    name = display_name(engine, ref.file)
-    if ref.page is not None:
-        return f"{name} 第{ref.page}页"
-    if ref.line is not None:
-        return f"{name} 第{ref.line}行"
-    return name
+    return replace(ref, file=display_name(engine, ref.file)).label()  # the one citation format (sheet included)
 
 
 def source_path(engine: Engine, file: str) -> Path | None:
