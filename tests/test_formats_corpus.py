@@ -129,3 +129,39 @@ def test_generator_is_deterministic_and_rebuilds_equivalent_files(tmp_path: Path
     assert sorted(p.name for p in written) == sorted([HTML_NAME, DOCX_NAME, XLS_NAME])
     for p in written:
         assert _md5(p) == _md5(CORPUS / p.name), p.name
+
+
+def test_wps_spreadsheet_et_in_biff_form_is_read_like_xls(tmp_path):
+    from indexer.formats import detect_format
+    from indexer.ingest import parse_file
+
+    et = tmp_path / "绩效目标.et"
+    et.write_bytes((CORPUS / XLS_NAME).read_bytes())
+    assert detect_format(et) == "et"
+    doc = parse_file(et)
+    assert [row_key(r) for r in doc.rows] == [row_key(r) for r in parsed(CORPUS / XLS_NAME).rows]
+    assert doc.rows[0].source.file == "绩效目标.et"
+
+
+@needs_soffice
+def test_wps_document_goes_through_libreoffice(tmp_path):
+    from indexer.ingest import parse_file
+
+    wps = tmp_path / "附件.wps"
+    wps.write_bytes((CORPUS / DOC_NAME).read_bytes())
+    doc = parse_file(wps)
+    assert doc.fmt == "doc" and [row_key(r) for r in doc.rows] == [row_key(r) for r in parsed(CORPUS / DOC_NAME).rows]
+
+
+def test_damaged_files_give_chinese_reasons(tmp_path):
+    from indexer.ingest import parse_file
+    from indexer.model import IngestError
+
+    bad_xls = tmp_path / "坏.xls"
+    bad_xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
+    with pytest.raises(IngestError, match="不是有效的 Excel 97-2003"):
+        parse_file(bad_xls)
+    bad_docx = tmp_path / "坏.docx"
+    bad_docx.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(IngestError, match="不是有效的 Word"):
+        parse_file(bad_docx)
