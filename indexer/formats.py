@@ -239,14 +239,36 @@ def _pdf(path: Path) -> Extraction:
     from indexer.model import IngestError
 
     try:
-        return Extraction(extract_pdf(path))
+        rows = extract_pdf(path)
     except IngestError as exc:
         if exc.reason not in (REASON_NO_TEXT, REASON_CID):
             raise
+    else:
+        if not _looks_scanned(path, rows):
+            return Extraction(rows)
     from indexer.extract_ocr import extract_scanned_pdf
 
     log.info("%s has no usable text layer: OCR", path.name)
     return extract_scanned_pdf(path)
+
+
+# a scan with a stray text layer (scanner app watermark, page numbers) has almost no text per page
+_SCAN_MAX_CHARS_PER_PAGE = 40
+
+
+def _looks_scanned(path: Path, rows: list[GridRow]) -> bool:
+    """Text layer too thin to hold a table, and the pages carry images: treat as a scan."""
+    n_chars = sum(len(c.text) for r in rows for c in r.cells)
+    pages = {r.page for r in rows if r.page is not None}
+    if n_chars > _SCAN_MAX_CHARS_PER_PAGE * max(1, len(pages)) or any(len(r.cells) > 1 for r in rows):
+        return False
+    try:
+        import pdfplumber
+
+        with pdfplumber.open(path) as pdf:
+            return any(p.images for p in pdf.pages)
+    except Exception:  # noqa: BLE001 - the text extraction already succeeded; keep its result
+        return False
 
 
 def _xlsx(path: Path) -> Extraction:

@@ -150,3 +150,27 @@ def test_phone_photo_rows_match_text_version():
     t, d = doc.tables[0], list(parsed(CORPUS / seed).tables)[which][0]
     assert (t.kind, t.project, t.unit, t.total_budget_wan) == (d.kind, d.project, d.unit, d.total_budget_wan)
     assert {r.source.page for r in doc.rows} == {1}
+
+
+def test_scan_with_a_watermark_text_layer_is_still_ocred(tmp_path):
+    """Scanner apps stamp a line of real text on image pages; that is not a text layer holding the table."""
+    from PIL import Image
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    from indexer.extract_pdf import extract_pdf
+    from indexer.formats import _looks_scanned
+    from scripts.make_corpus import register_cjk_font
+
+    img = tmp_path / "page.png"
+    Image.new("L", (600, 800), 255).save(img)
+    pdf = tmp_path / "stamped.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=A4, invariant=1)
+    c.drawImage(str(img), 0, 0, width=A4[0], height=A4[1])
+    c.setFont(register_cjk_font(), 9)
+    c.drawString(400, 20, "扫描全能王 创建")
+    c.showPage()
+    c.save()
+    assert _looks_scanned(pdf, extract_pdf(pdf))
+    text_pdf = CORPUS / "pdf_004_huangyuan_2024.pdf"
+    assert not _looks_scanned(text_pdf, extract_pdf(text_pdf))
