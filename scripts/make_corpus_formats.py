@@ -4,8 +4,11 @@ Uses the same grid model as ``scripts/make_corpus.py`` (``build_grid``: one grid
 per ``Table``, label cells merged over consecutive rows), so every file holds
 exactly the rows of its seed text:
 
-    python -m scripts.make_corpus_formats            # writes the files below into corpus/
-    python -m scripts.make_corpus_formats --no-ocr   # skip the (slower) scanned files
+    python -m scripts.make_corpus_formats            # writes the files below into corpus/ and corpus_ocr/
+    python -m scripts.make_corpus_formats --no-ocr   # skip the scanned files
+
+The two OCR inputs live in ``corpus_ocr/``, not ``corpus/``: OCR takes minutes, and
+the search/QA tests and benchmarks ingest the whole ``corpus/`` folder.
 
 - ``html_001_…html``: seed 001 inside a realistic gov.cn page (GB2312 declared,
   layout table, navigation, breadcrumb, share box, footer, scripts, comments),
@@ -14,9 +17,9 @@ exactly the rows of its seed text:
   title paragraphs between them), merged cells as ``gridSpan``/``vMerge``;
 - ``doc_004_…doc``: seed 004 as a Word 97-2003 file (the docx converted by LibreOffice);
 - ``xls_003_…xls``: seed 003 on two sheets (部门整体 / 项目支出), merged cells;
-- ``scan_004_…pdf``: ``pdf_004`` rendered to 150-dpi grey images, rotated a
+- ``corpus_ocr/scan_004_…pdf``: ``pdf_004`` rendered to 150-dpi grey images, rotated a
   little, with scanner noise, wrapped back into an image-only PDF;
-- ``photo_003_…png``: one project table of seed 003 photographed: tilted,
+- ``corpus_ocr/photo_003_…png``: one project table of seed 003 photographed: tilted,
   uneven light, soft focus, sensor noise.
 
 Output is deterministic except the ``.doc`` file, whose bytes LibreOffice
@@ -38,6 +41,7 @@ from indexer.model import Table
 from scripts.make_corpus import (
     CORPUS_DIR,
     FIXED_TIME,
+    ROOT,
     GridSpec,
     _normalize_xlsx,
     build_grid,
@@ -47,6 +51,8 @@ from scripts.make_corpus import (
 )
 
 log = logging.getLogger(__name__)
+
+OCR_DIR = ROOT / "corpus_ocr"  # scanned PDF and photo (see the module docstring)
 
 SEED_HTML = "001_5faa2bc3c3b6a31c.txt"
 SEED_WORD = "003_be79a3bdad299845.txt"
@@ -412,10 +418,17 @@ def seed_tables(corpus_dir: Path, seed: str, which: slice = slice(None)) -> list
 
 
 def build_formats_corpus(
-    corpus_dir: Path = CORPUS_DIR, out_dir: Path | None = None, *, ocr: bool = True, doc: bool = True
+    corpus_dir: Path = CORPUS_DIR,
+    out_dir: Path | None = None,
+    *,
+    ocr: bool = True,
+    doc: bool = True,
+    ocr_dir: Path | None = None,
 ) -> list[Path]:
     out_dir = out_dir or corpus_dir
+    ocr_dir = ocr_dir or (OCR_DIR if out_dir == corpus_dir else out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    ocr_dir.mkdir(parents=True, exist_ok=True)
     written = [
         render_html(seed_tables(corpus_dir, SEED_HTML), out_dir / HTML_NAME),
         render_docx(seed_tables(corpus_dir, SEED_WORD), out_dir / DOCX_NAME),
@@ -425,8 +438,8 @@ def build_formats_corpus(
     t003 = seed_tables(corpus_dir, SEED_XLS)
     written.append(render_xls([("部门整体", t003[:1]), ("项目支出", t003[1:])], out_dir / XLS_NAME))
     if ocr:
-        written.append(render_scan(corpus_dir / SCAN_SOURCE, out_dir / SCAN_NAME))
-        written.append(render_photo(seed_tables(corpus_dir, SEED_PHOTO, OCR_JOBS[1][2])[0], out_dir / PHOTO_NAME))
+        written.append(render_scan(corpus_dir / SCAN_SOURCE, ocr_dir / SCAN_NAME))
+        written.append(render_photo(seed_tables(corpus_dir, SEED_PHOTO, OCR_JOBS[1][2])[0], ocr_dir / PHOTO_NAME))
     for p in written:
         log.info("wrote %s", p)
     return written
@@ -436,11 +449,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="从 corpus/*.txt 生成网页、Word、旧版 Excel、扫描件语料文件")
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="种子文本所在目录")
     parser.add_argument("--out", type=Path, default=None, help="输出目录（默认与 --corpus 相同）")
+    parser.add_argument("--ocr-out", type=Path, default=None, help="扫描件与照片的输出目录（默认 corpus_ocr/）")
     parser.add_argument("--no-ocr", action="store_true", help="不生成扫描件与照片")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        for path in build_formats_corpus(args.corpus, args.out, ocr=not args.no_ocr):
+        for path in build_formats_corpus(args.corpus, args.out, ocr=not args.no_ocr, ocr_dir=args.ocr_out):
             print(path)
     except (RuntimeError, subprocess.CalledProcessError) as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -25,7 +25,7 @@ from indexer.extract_ocr import (
 )
 from indexer.model import IngestError
 from indexer.normalize import fold_width
-from scripts.make_corpus_formats import OCR_JOBS, PHOTO_NAME, SCAN_NAME
+from scripts.make_corpus_formats import OCR_DIR, OCR_JOBS, PHOTO_NAME, SCAN_NAME
 from tests.conftest import CORPUS, parsed
 
 
@@ -74,7 +74,7 @@ def test_models_ship_with_the_wheel():
 
 
 def test_skew_of_the_scan_is_measured_and_undone():
-    gray = load_image(CORPUS / PHOTO_NAME)
+    gray = load_image(OCR_DIR / PHOTO_NAME)
     angle = estimate_skew(gray)
     assert 1.7 < angle < 2.3  # the photo is turned by 2° (plus perspective)
     fixed, undone = deskew(gray)
@@ -82,7 +82,7 @@ def test_skew_of_the_scan_is_measured_and_undone():
 
 
 def test_grid_from_ruling_lines_of_the_photo():
-    fixed, _ = deskew(load_image(CORPUS / PHOTO_NAME))
+    fixed, _ = deskew(load_image(OCR_DIR / PHOTO_NAME))
     (table,) = find_tables(fixed)
     # 4 columns (一级 / 二级 / 三级 / 指标值), 15 ruled rows; merged cells: 项目资金 and 产出指标
     # over 4 rows, 数量指标 and 时效指标 over 2, the long text rows over 3 columns
@@ -108,7 +108,7 @@ def test_missing_ocr_component_is_explained(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ocr, "ocr_available", lambda: False)
     p = tmp_path / "照片.png"
-    p.write_bytes((CORPUS / PHOTO_NAME).read_bytes())
+    p.write_bytes((OCR_DIR / PHOTO_NAME).read_bytes())
     with pytest.raises(IngestError) as info:
         parse_file(p)
     assert info.value.reason == REASON_NO_OCR and "pip install rapidocr_onnxruntime" in info.value.reason
@@ -116,7 +116,7 @@ def test_missing_ocr_component_is_explained(tmp_path, monkeypatch):
 
 def _compare(seed: str, name: str, which: slice):
     text_rows = [r for t in list(parsed(CORPUS / seed).tables)[which] for r in t.rows]
-    doc = parsed(CORPUS / name)
+    doc = parsed(OCR_DIR / name)
     assert len(doc.rows) == len(text_rows)
     exact = [loose_key(a) == loose_key(b) for a, b in zip(text_rows, doc.rows)]
     return doc, text_rows, exact
