@@ -153,7 +153,7 @@ class Document:
     year: int | None
     region: str
     tables: tuple[Table, ...]
-    fmt: str = "text"  # text | pdf | xlsx
+    fmt: str = "text"  # indexer.formats names: text | pdf | xlsx | xls | et | docx | doc | html | image
     encoding: str = ""
     traditional: bool = False
     warnings: tuple[str, ...] = ()

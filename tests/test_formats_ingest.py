@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from indexer.formats import SUPPORTED_SUFFIXES, content_matches, detect_format, scan_dir
@@ -40,6 +41,19 @@ def test_scan_dir_reads_documents_and_names_the_rest(tmp_path):
     assert "另存为 PDF 或 Excel" in reasons["汇报.pptx"]
 
 
+def test_pipeline_report_names_skipped_files(tmp_path):
+    from indexer.pipeline import ingest_paths
+    from indexer.store import IndexStore
+
+    d = downloads(tmp_path)
+    report = ingest_paths([d], IndexStore(tmp_path / "ix"))
+    assert sorted(report.added) == sorted([HTML_NAME, DOCX_NAME, XLS_NAME, SEED_000.name]) and report.ok
+    assert sorted(e.file for e in report.skipped) == sorted(["汇报.pptx", "附件.zip", "~$绩效目标.docx"])
+    assert "跳过 3 个" in report.summary()
+    assert report.n_tables == 1 + 1 + 11 + 11
+
+
+@pytest.mark.slow
 def test_cli_ingest_names_skipped_files_and_reads_all_formats(tmp_path):
     from ui.cli import main
 
@@ -56,12 +70,16 @@ def test_cli_ingest_names_skipped_files_and_reads_all_formats(tmp_path):
 
 
 def test_unsupported_file_named_explicitly_is_skipped_with_reason(tmp_path):
-    from ui.cli import main
+    from indexer.pipeline import collect_files
 
     p = tmp_path / "说明.rtf"
     p.write_text("{\\rtf1}", encoding="ascii")
-    r = CliRunner().invoke(main, ["ingest", str(p), "--index", str(tmp_path / "ix"), "--no-progress"])
-    assert "跳过：说明.rtf：不支持的文件类型“.rtf”：RTF 文档暂不支持；请用 Word 或 WPS 另存为 .docx 后再导入" in r.output
+    skipped: list = []
+    files, errors = collect_files([p], skipped)
+    assert files == [] and errors == []
+    assert [e.message for e in skipped] == [
+        "说明.rtf：不支持的文件类型“.rtf”：RTF 文档暂不支持；请用 Word 或 WPS 另存为 .docx 后再导入"
+    ]
 
 
 def test_web_upload_accepts_exactly_the_cli_list():
