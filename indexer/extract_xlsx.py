@@ -256,6 +256,7 @@ def _sheet_rows(ws: Any, cached: _CachedValues, settings: IngestSettings | None 
         )
     # borders only mean something when the sheet uses them at all
     use_borders = bool(bordered)
+    sheet = ws.title if len(ws.parent.worksheets) > 1 else None  # cited when there is a choice
     out: list[GridRow] = []
     for r in row_numbers:
         cells = tuple(
@@ -263,9 +264,9 @@ def _sheet_rows(ws: Any, cached: _CachedValues, settings: IngestSettings | None 
         )
         if use_borders and r not in bordered:
             text = " ".join(c.text for c in cells if c.text)
-            out.append(GridRow(cells=(Cell(text, line=r),), line=r, in_table=False))
+            out.append(GridRow(cells=(Cell(text, line=r),), line=r, in_table=False, sheet=sheet))
         else:
-            out.append(GridRow(cells=cells, line=r, in_table=True))
+            out.append(GridRow(cells=cells, line=r, in_table=True, sheet=sheet))
     return out
 
 

@@ -41,6 +41,7 @@ class GridRow:
     line: int | None = None
     bbox: BBox | None = None
     in_table: bool = True  # False for free text outside ruled tables (PDF titles etc.)
+    sheet: str | None = None  # worksheet name (Excel) or "表N" (web page / Word table), see SourceRef
 
     @property
     def texts(self) -> list[str]:
@@ -53,4 +54,6 @@ class GridRow:
     def source(self, file: str, cell: Cell | None = None) -> SourceRef:
         line = cell.line if cell is not None and cell.line is not None else self.line
         bbox = self.bbox
-        return SourceRef(file=file, page=self.page, line=line if self.page is None else None, bbox=bbox)
+        return SourceRef(
+            file=file, page=self.page, line=line if self.page is None else None, bbox=bbox, sheet=self.sheet
+        )

@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from indexer.classify import count_clutter, is_clutter
-from indexer.decode import ZIP_KIND_NAMES, zip_kind
+from indexer.formats import SUPPORTED_SUFFIXES, detect_format, extract, extract_rows  # noqa: F401 - re-exported
 from indexer.grid import GridRow
 from indexer.layout import parse_tables, region_of, year_of
 from indexer.model import NO_TABLE_WARNING, Document, IngestError, Passage
@@ -24,24 +24,10 @@ from indexer.settings import IngestSettings, check_deadline, current_settings, f
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".text", ".tsv", ".csv", ".md", ".pdf", ".xlsx", ".xlsm")
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def detect_format(path: Path, head: bytes) -> str:
-    if head.startswith(b"%PDF") or path.suffix.lower() == ".pdf":
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        kind = zip_kind(path)
-        if kind in ("", "xlsx") and path.suffix.lower() in (".xlsx", ".xlsm"):
-            return "xlsx"  # a damaged workbook: the xlsx extractor names the reason
-        return kind or "zip"
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return "xlsx"
-    return "text"
 
 
 # ---------------------------------------------------------------- row limits
@@ -79,37 +65,6 @@ def bound_rows(rows: list[GridRow], name: str, settings: IngestSettings) -> tupl
             )
             out[i] = dataclasses.replace(row, cells=cells)
     return out, warnings
-
-
-def extract_rows(path: Path, fmt: str) -> tuple[list[GridRow], str]:
-    """Grid rows and the detected text encoding ("" for binary formats)."""
-    rows, encoding, _warnings = _extract(path, fmt, current_settings())
-    return rows, encoding
-
-
-def _extract(path: Path, fmt: str, settings: IngestSettings) -> tuple[list[GridRow], str, list[str]]:
-    if fmt == "pdf":
-        from indexer.extract_pdf import extract_pdf
-
-        return extract_pdf(path, max_pages=settings.max_pdf_pages), "", []
-    if fmt == "xlsx":
-        from indexer.extract_xlsx import extract_xlsx
-
-        return extract_xlsx(path, settings=settings), "", []
-    if fmt in ZIP_KIND_NAMES:
-        suffix = path.suffix.lower()
-        kind = ZIP_KIND_NAMES[fmt]
-        supported = "、".join(SUPPORTED_SUFFIXES)
-        if suffix and suffix.lstrip(".") in kind:
-            raise IngestError(path.name, f"暂不支持{kind}；支持的格式为 {supported}")
-        raise IngestError(
-            path.name, f"文件内容是{kind}，扩展名却是 {suffix or '（无）'}；支持的格式为 {supported}"
-        )
-    from indexer.extract_text import extract_text
-
-    rows, decoded = extract_text(path)
-    warning = getattr(decoded, "warning", "")
-    return rows, decoded.encoding, [warning] if warning else []
 
 
 PASSAGE_CHARS = 300
@@ -181,7 +136,7 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
     if not data.strip():
         raise IngestError(name, "文件为空，没有可读取的内容")
     digest = sha256_of(data)
-    fmt = detect_format(path, data[:8])
+    fmt = detect_format(path, data[:4096])
     if fmt == "text":
         # before decoding and splitting: a text with far more lines than any table has
         n_lines = data.count(b"\n")
@@ -191,7 +146,8 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
             )
     del data  # the extractor reads the file itself; do not hold two copies
     try:
-        rows, encoding, warnings = _extract(path, fmt, settings)
+        extraction = extract(path, fmt, settings)
+        rows, encoding, warnings = extraction.rows, extraction.encoding, list(extraction.warnings)
         check_deadline()
         rows, cut = bound_rows(rows, name, settings)
         warnings += cut

@@ -16,33 +16,46 @@ BBox = tuple[float, float, float, float]  # x0, top, x1, bottom (pdfplumber coor
 
 @dataclass(frozen=True)
 class SourceRef:
-    """Where something came from: file name, 1-based page (PDF) or line (text/xlsx)."""
+    """Where something came from: file name, 1-based page (PDF) or line (text/xlsx).
+
+    ``sheet`` names the part of the file the line counts in: the worksheet of an
+    Excel workbook (``line`` is then its Excel row number), or ``表N`` for the
+    N-th table of a web page or Word document (``line`` is then the row of that
+    table).  It is None for text files and PDFs, and then left out of the JSON.
+    """
 
     file: str
     page: int | None = None
     line: int | None = None
     bbox: BBox | None = None
+    sheet: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "file": self.file,
             "page": self.page,
             "line": self.line,
             "bbox": [round(v, 2) for v in self.bbox] if self.bbox else None,
         }
+        if self.sheet is not None:
+            out["sheet"] = self.sheet
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> SourceRef:
         bbox = d.get("bbox")
-        return cls(d["file"], d.get("page"), d.get("line"), tuple(bbox) if bbox else None)
+        return cls(d["file"], d.get("page"), d.get("line"), tuple(bbox) if bbox else None, d.get("sheet"))
 
     def label(self) -> str:
-        """Human readable citation, e.g. ``a.pdf 第2页`` or ``a.txt 第35行``."""
+        """Human readable citation: ``a.pdf 第2页``, ``a.txt 第35行``, ``a.xls 工作表“项目”第7行``, ``a.html 表2 第5行``."""
         if self.page is not None:
             return f"{self.file} 第{self.page}页"
+        where = self.file
+        if self.sheet is not None:
+            where += f" {self.sheet}" if self.sheet.startswith("表") else f" 工作表“{self.sheet}”"
         if self.line is not None:
-            return f"{self.file} 第{self.line}行"
-        return self.file
+            return f"{where} 第{self.line}行"
+        return where
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,7 @@ class Document:
     year: int | None
     region: str
     tables: tuple[Table, ...]
-    fmt: str = "text"  # text | pdf | xlsx
+    fmt: str = "text"  # indexer.formats names: text | pdf | xlsx | xls | et | docx | doc | html | image
     encoding: str = ""
     traditional: bool = False
     warnings: tuple[str, ...] = ()

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.decode import display_name, display_path
-from indexer.ingest import SUPPORTED_SUFFIXES, parse_file, sha256_of
+from indexer.formats import is_page_assets_dir, supported, unsupported_reason
+from indexer.ingest import parse_file, sha256_of
 from indexer.model import Document, IngestError
 from indexer.settings import IngestSettings, current_settings
 from indexer.store import IndexStore
@@ -29,7 +30,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     errors: list[IngestError] = field(default_factory=list)
-    skipped: list[IngestError] = field(default_factory=list)  # hidden / unsupported files inside folders
+    skipped: list[IngestError] = field(default_factory=list)  # hidden / unsupported files, with the reason
     warnings: list[str] = field(default_factory=list)  # "file：warning" (replaced bytes, cut cells ...)
     n_rows: int = 0
     n_tables: int = 0
@@ -152,7 +153,10 @@ def scan_paths(paths: Iterable[Path | str]) -> Scan:
         if stat.S_ISDIR(st.st_mode):
             _walk(p, scan, found)
         elif stat.S_ISREG(st.st_mode):
-            found.append(FoundFile(p, display_name(p.name)))
+            if supported(p) and not p.name.startswith("~$"):
+                found.append(FoundFile(p, display_name(p.name)))
+            else:
+                scan.skipped.append(IngestError(label, unsupported_reason(p)))
         else:
             scan.errors.append(IngestError(label, _special_reason(st.st_mode)))
     seen: dict[str, Path] = {}
@@ -209,6 +213,8 @@ def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
                 scan.errors.append(IngestError(name, os_reason(exc)))
                 continue
             if stat.S_ISDIR(st.st_mode):
+                if is_page_assets_dir(path):
+                    continue  # the assets folder a browser saves next to a web page
                 key = (st.st_dev, st.st_ino)
                 if key in visited:
                     scan.errors.append(IngestError(name, "符号链接循环（文件夹指向其上层文件夹），已跳过"))
@@ -217,16 +223,23 @@ def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
                 subdirs.append(path)
             elif not stat.S_ISREG(st.st_mode):
                 scan.errors.append(IngestError(name, _special_reason(st.st_mode)))
-            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            elif supported(path) and not e.name.startswith("~$"):
                 found.append(FoundFile(path, name))
             else:
-                scan.skipped.append(IngestError(name, f"不支持的格式（{path.suffix or '无扩展名'}），已跳过"))
+                scan.skipped.append(IngestError(name, unsupported_reason(path)))
         stack.extend(reversed(subdirs))
 
 
-def collect_files(paths: Iterable[Path | str]) -> tuple[list[Path], list[IngestError]]:
-    """Expand folders (recursively, sorted) into supported files; report what cannot be read."""
+def collect_files(
+    paths: Iterable[Path | str], skipped: list[IngestError] | None = None
+) -> tuple[list[Path], list[IngestError]]:
+    """Expand folders (recursively, sorted) into supported files; report what cannot be read.
+
+    Files that are not read (unsupported type, hidden, Office lock files) go to
+    ``skipped`` with the reason and what to do (``indexer.formats.unsupported_reason``)."""
     scan = scan_paths(paths)
+    if skipped is not None:
+        skipped.extend(scan.skipped)
     return [f.path for f in scan.files], scan.errors
 
 

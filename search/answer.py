@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from indexer.model import Document, IndicatorRow, Table, Target, row_to_json, table_to_json
+from indexer.model import Document, IndicatorRow, SourceRef, Table, Target, row_to_json, table_to_json
 from indexer.normalize import key
 from indexer.vocab import level1_category
 from search.concepts import CONCEPTS, ConceptMatcher, row_in_categories
@@ -809,8 +809,7 @@ def _fallback(plan: Plan, ctx: QAContext) -> Answer:
 def _src_label(sources: Sequence[dict[str, Any]]) -> str:
     out = []
     for s in sources:
-        where = f" 第{s['page']}页" if s.get("page") else f" 第{s['line']}行" if s.get("line") else ""
-        out.append(f"{s['doc']}{where}")
+        out.append(SourceRef.from_json({**s, "file": s["doc"]}).label())  # the one citation format
     return "；".join(out)
 
 

@@ -204,12 +204,14 @@ def test_readable_answer_has_citations(ctx):
 
 
 def test_pdf_and_xlsx_copies_are_not_double_counted(ctx):
-    # corpus/ holds pdf_000 / pdf_003 / pdf_004 / xlsx_002 copies of seed tables
+    # corpus/ holds pdf_000 / pdf_003 / pdf_004 / xlsx_002 (and html_001, docx_003, doc_004, xls_003) copies of seed tables
     a = ask(ctx, "苏州市教育质量监测中心一共有多少条指标？")
     assert a["value"] == 53
     b = ask(ctx, "赣州经济技术开发区教体服务中心有多少个项目支出绩效目标表?")
     assert b["value"] == 10
-    assert all({s["doc"] for s in t["sources"]} == {"003_be79a3bdad299845.txt", "pdf_003_ganzhou_jiaoti_2023.pdf"}
+    assert all({s["doc"] for s in t["sources"]} == {"003_be79a3bdad299845.txt", "pdf_003_ganzhou_jiaoti_2023.pdf",
+                                                    "docx_003_ganzhou_jiaoti_2023.docx",
+                                                    "xls_003_ganzhou_jiaoti_2023.xls"}
                for t in b["tables"])  # fmt: skip
     c = ask(ctx, "苏州市教育装备与勤工俭学管理办公室的师生满意度是多少")
     assert [s["doc"] for s in c["sources"][0]] == [
@@ -224,7 +226,8 @@ def test_renamed_text_copy_is_one_unit(tmp_path):
     ctx2 = QAContext.build(corpus_docs(tmp_path), "copy", encoder=None)
     a = ask(ctx2, "苏州市电化教育馆有多少个满意度指标？")
     assert a["value"] == 3
-    assert all([s["doc"] for s in srcs] == [SEED_001.name, copy.name] for srcs in a["sources"])
+    assert all([s["doc"] for s in srcs] == [SEED_001.name, copy.name, "html_001_suzhou_dianhua_2024.html"]
+               for srcs in a["sources"])  # fmt: skip
     assert ask(ctx2, "哪些单位设定了满意度≥90%的目标？")["value"] is None
     assert ask(ctx2, "有多少个单位设定了满意度≥90%的目标？")["value"] == 8
     assert ask(ctx2, "苏州市电化教育馆的资金总额是多少？")["value"] == 2190.36

@@ -355,7 +355,7 @@ def build_app(
             # ------------------------------------------------------------ 导入
             with gr.Tab("导入", id="upload", elem_id="tab-upload"):
                 gr.Markdown(
-                    f"上传绩效目标表文件（PDF、TXT、XLSX，单个文件不超过 {max_upload_mb:g} MB），"
+                    f"上传绩效目标表文件（PDF（含扫描件）、Word/WPS、Excel、网页、图片、TXT/CSV，单个文件不超过 {max_upload_mb:g} MB），"
                     "导入后立即可以检索和问答。某个文件失败不影响其他文件。",
                     elem_classes=["ps-hint"],
                 )

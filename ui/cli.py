@@ -50,9 +50,9 @@ def run_ingest(engine: Engine, paths, *, prune: bool = False, show_progress: boo
             bar.close()
     for err in report.errors:
         click.echo(f"错误：{err.message}", err=True)
-    for skip in getattr(report, "skipped", ()):
+    for skip in report.skipped:
         click.echo(f"跳过：{skip.message}", err=True)
-    for warning in getattr(report, "warnings", ()):
+    for warning in report.warnings:
         click.echo(f"警告：{warning}", err=True)
     click.echo(report.summary(), err=True)
     return report
@@ -78,7 +78,7 @@ def main(verbose: bool) -> None:
 @click.option("--no-progress", is_flag=True, help="不显示进度条")
 @click.option("--report", "show_report", is_flag=True, help="逐个文件输出解析报告（表数、指标数、缺值、层级不明、跳过的网页杂项）")
 def ingest(paths: tuple[str, ...], index: str | None, prune: bool, no_progress: bool, show_report: bool) -> None:
-    """导入文件或文件夹（txt / pdf / xlsx），增量更新索引。
+    """导入文件或文件夹（txt/csv、pdf（含扫描件）、xlsx/xls/et、docx/doc/wps、网页、图片），增量更新索引。
 
     \b
     示例：

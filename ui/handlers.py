@@ -24,13 +24,14 @@ import threading
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
+from indexer.formats import SUPPORTED_SUFFIXES, content_matches, unsupported_reason
 from indexer.model import IngestError, SourceRef
 from indexer.store import IndexUnavailable
 from search.engine import Engine, EngineError
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 ALL = ""  # dropdown value meaning "no filter"
 ALL_LABEL = "全部"
 KIND_LABELS = {"department": "部门整体", "project": "项目支出"}
-ALLOWED_UPLOAD_SUFFIXES = (".pdf", ".txt", ".xlsx")
+ALLOWED_UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # the one list the CLI uses too (indexer.formats)
 DEFAULT_MAX_UPLOAD_MB = 50
 UPLOAD_DIR_NAME = "uploads"
 NAMES_FILE = "names.json"
@@ -176,12 +177,7 @@ def source_label(engine: Engine, source: dict[str, Any] | None) -> str:
     if not source:
         return ""
     ref = SourceRef.from_json(source)
-    name = display_name(engine, ref.file)
-    if ref.page is not None:
-        return f"{name} 第{ref.page}页"
-    if ref.line is not None:
-        return f"{name} 第{ref.line}行"
-    return name
+    return replace(ref, file=display_name(engine, ref.file)).label()  # the one citation format (sheet included)
 
 
 def source_path(engine: Engine, file: str) -> Path | None:
@@ -623,7 +619,9 @@ def open_source(engine: Engine, hit: dict[str, Any] | None) -> SourceView:
     label = source_label(engine, source)
     if path is None:
         raise UserError(f"找不到原始文件 {display_name(engine, file)}（可能已被移动或删除）。")
-    rendered: Rendered = render_source(path, page=source.get("page"), line=source.get("line"), bbox=source.get("bbox"))
+    rendered: Rendered = render_source(
+        path, page=source.get("page"), line=source.get("line"), bbox=source.get("bbox"), sheet=source.get("sheet")
+    )
     parts = [f"**出处：{label}**"]
     if hit.get("name"):
         who = " · ".join(str(x) for x in (hit.get("unit"), _kind_project(hit)) if x)
@@ -651,13 +649,7 @@ class UploadView:
 
 
 def _sniff_ok(path: Path, suffix: str) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if suffix == ".pdf":
-        return head.startswith(b"%PDF")
-    if suffix == ".xlsx":
-        return head.startswith(b"PK\x03\x04")
-    return b"\x00" not in head or head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return content_matches(path)
 
 
 def _sha256(path: Path) -> str:
@@ -700,7 +692,7 @@ def upload(
             shown = sanitize_filename(p.name)
             suffix = p.suffix.lower()
             if suffix not in ALLOWED_UPLOAD_SUFFIXES:
-                results.append([shown, "未导入", f"不支持的文件类型“{suffix or '无扩展名'}”，仅支持 .pdf、.txt、.xlsx"])
+                results.append([shown, "未导入", unsupported_reason(p)])
                 continue
             try:
                 size = p.stat().st_size

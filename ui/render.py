@@ -234,6 +234,75 @@ def xlsx_context_html(path: Path | str, row: int | None, radius: int = CONTEXT_L
 # -- dispatch ------------------------------------------------------------------------
 
 
+# -- web pages, Word, old Excel, images (indexer.formats) -----------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_rows_cached(path: str, _mtime: int) -> tuple:
+    from indexer.formats import detect_format, extract
+    from indexer.model import IngestError
+
+    p = Path(path)
+    try:
+        return tuple(extract(p, detect_format(p)).rows)
+    except IngestError as exc:
+        raise RenderError(exc.message) from exc
+
+
+def grid_context_html(path: Path | str, sheet: str | None, line: int | None, radius: int = CONTEXT_LINES) -> Rendered:
+    """The table rows around row ``line`` of ``sheet`` (worksheet or ``表N``), read by the indexer's extractor."""
+    p = Path(path)
+    try:
+        mtime = p.stat().st_mtime_ns
+    except OSError as exc:
+        raise RenderError(f"找不到原始文件 {p.name}") from exc
+    rows = [r for r in _grid_rows_cached(str(p), mtime) if r.in_table and (sheet is None or r.sheet == sheet)]
+    if not rows:
+        raise RenderError(f"{p.name} 中没有{sheet or '表格'}")
+    at = next((i for i, r in enumerate(rows) if r.line == line), None)
+    lo = 0 if at is None else max(0, at - radius)
+    shown = rows[lo : lo + 2 * radius + 1]
+    ncols = max(len(r.cells) for r in shown)
+    where = sheet if sheet is None or sheet.startswith("表") else f"工作表：{sheet}"
+    out = [f'<div class="ps-source ps-grid" style="{_BOX_STYLE}">']
+    if where:
+        out.append(f'<div style="padding:4px 10px;color:#57606a">{html.escape(where)}</div>')
+    out.append('<table style="border-collapse:collapse;width:100%">')
+    cited = ""
+    for r in shown:
+        hit = line is not None and r.line == line
+        style = "background:#fff3b0;font-weight:600;outline:2px solid #dc2626;" if hit else ""
+        texts = [c.text for c in r.cells] + [""] * (ncols - len(r.cells))
+        if hit:
+            cited = " ".join(t for t in texts if t)
+        tds = "".join(
+            f'<td style="border:1px solid #d0d7de;padding:2px 6px">{html.escape(t)}</td>' for t in texts
+        )
+        out.append(f'<tr style="{style}"><td style="color:#8c959f;padding:2px 6px">{r.line or ""}</td>{tds}</tr>')
+    out.append("</table></div>")
+    return Rendered(html="".join(out), highlighted_text=cited)
+
+
+def render_image(path: Path | str, bbox: tuple[float, float, float, float] | list[float] | None = None):
+    """An image file with ``bbox`` (pixels of the deskewed image, see indexer.extract_ocr) drawn."""
+    from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            img = ImageOps.exif_transpose(im).convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RenderError(f"无法打开图片 {p.name}") from exc
+    if bbox:
+        x0, top, x1, bottom = bbox
+        overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        ImageDraw.Draw(overlay).rectangle(
+            [x0 - 3, top - 3, x1 + 3, bottom + 3], fill=HIGHLIGHT_FILL, outline=HIGHLIGHT_OUTLINE, width=3
+        )
+        img = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
+    return img
+
+
 def render_source(
     path: Path | str,
     *,
@@ -241,6 +310,7 @@ def render_source(
     line: int | None = None,
     bbox: tuple[float, float, float, float] | list[float] | None = None,
     scale: float = DEFAULT_SCALE,
+    sheet: str | None = None,
 ) -> Rendered:
     """Render the cited place of ``path``: a PDF page with ``bbox`` drawn, or the lines around ``line``."""
     p = Path(path)
@@ -252,6 +322,13 @@ def render_source(
     if head.startswith(b"%PDF") or suffix == ".pdf":
         n = pdf_page_count(p)
         return Rendered(image=render_pdf_page(p, page or 1, bbox, scale=scale), page_count=n)
+    from indexer.formats import detect_format
+
+    fmt = detect_format(p)
+    if fmt == "image":
+        return Rendered(image=render_image(p, bbox), page_count=1)
+    if fmt in ("xls", "et", "docx", "doc", "html") or (fmt == "xlsx" and sheet is not None):
+        return grid_context_html(p, sheet, line)
     if head.startswith(b"PK\x03\x04") or suffix in (".xlsx", ".xlsm"):
         return xlsx_context_html(p, line)
     return text_context_html(p, line)
