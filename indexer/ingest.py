@@ -43,6 +43,17 @@ def detect_format(path: Path, head: bytes) -> str:
     return "text"
 
 
+def _text_in_disguise(data: bytes) -> bool:
+    """A ``.pdf`` / ``.xlsx`` that is really a text file (e.g. a CSV export renamed)."""
+    from indexer.decode import decode_bytes
+
+    try:
+        decode_bytes(data[:65536], "")
+    except IngestError:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- row limits
 
 
@@ -157,6 +168,9 @@ def _parse(path: Path, name: str, settings: IngestSettings) -> Document:
         raise IngestError(name, "文件为空，没有可读取的内容")
     digest = sha256_of(data)
     fmt = detect_format(path, data[:8])
+    if (fmt == "pdf" and b"%PDF" not in data[:1024]) or (fmt == "xlsx" and data[:2] not in (b"PK", b"\xd0\xcf")):
+        if _text_in_disguise(data):
+            fmt = "text"  # read it as the text it is
     if fmt == "text":
         # before decoding and splitting: a text with far more lines than any table has
         n_lines = data.count(b"\n")

@@ -73,6 +73,12 @@ def test_gbk_file_name_is_ingested_and_cited_by_a_printable_name(tmp_path: Path)
     assert doc.rows[0].source.label().startswith("赣州绩效目标.txt 第")
 
 
+def test_control_characters_in_names_are_escaped_so_an_error_stays_one_line(tmp_path: Path):
+    (tmp_path / "a\nb\x1b[31m.txt").write_bytes(b"")
+    report = ingest_paths([tmp_path], IndexStore(tmp_path / "ix"), settings=FAST)
+    assert [e.message for e in report.errors] == ["a\\nb\\x1b[31m.txt：文件为空，没有可读取的内容"]
+
+
 def test_undecodable_name_gets_replacement_characters():
     name = os.fsdecode(b"\xff\xfe\xfa-x.txt")
     shown = display_name(name)
@@ -400,6 +406,15 @@ def test_xlsx_named_txt_is_read_as_a_workbook(tmp_path: Path):
     p.write_bytes(xlsx_bytes(seed_text()))
     doc = parse_file(p)
     assert doc.fmt == "xlsx" and len(doc.rows) == 107
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".pdf"])
+def test_csv_export_renamed_to_xlsx_or_pdf_is_read_as_text(tmp_path: Path, suffix: str):
+    p = tmp_path / f"export{suffix}"
+    shutil.copy(CORPUS / "other_csv_export_2024.csv", p)
+    doc = parse_file(p)
+    assert doc.fmt == "text"
+    assert [r.name for r in doc.rows] == [r.name for r in parse_file(CORPUS / "other_csv_export_2024.csv").rows]
 
 
 def test_docx_gets_its_own_reason(tmp_path: Path):
