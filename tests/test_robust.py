@@ -106,6 +106,52 @@ def test_orphans_of_an_interrupted_write_are_removed_at_the_next_ingest(tmp_path
     assert len(left) == len(live)  # manifest, .lock, one db
 
 
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from indexer.pipeline import ingest_paths
+from indexer.settings import IngestSettings
+from indexer.store import IndexStore
+
+def writer(root, gen, docs):
+    (root / f"vec-{gen}.npy").write_bytes(b"x" * 900_000)  # a partial search artefact
+    (root / "ready").write_text(gen)
+    time.sleep(600)
+
+ingest_paths([sys.argv[2]], IndexStore(sys.argv[1]), extra_writer=writer,
+             settings=IngestSettings(lock_wait_seconds=0))
+"""
+
+
+def test_kill_9_mid_write_keeps_the_index_and_the_next_ingest_removes_its_files(tmp_path: Path):
+    import signal
+    import sys
+
+    store = IndexStore(tmp_path / "ix")
+    ingest_paths([SEED_000], store, settings=FAST)
+    before = store.manifest().generation
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(store.root), str(SEED_003)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        for _ in range(1200):  # until the writer is inside the new generation (at most 120 s)
+            if (store.root / "ready").exists() or proc.poll() is not None:
+                break
+            threading.Event().wait(0.1)
+        assert (store.root / "ready").exists(), "the writer never reached the artefact step"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    gen = (store.root / "ready").read_text()
+    (store.root / "ready").unlink()
+    orphans = [n for n in os.listdir(store.root) if gen in n]
+    assert orphans  # the killed write left its files behind
+    assert store.manifest().generation == before and [d.file for d in store.documents()] == [SEED_000.name]
+    report = ingest_paths([SEED_003], store, settings=FAST)
+    assert report.added == [SEED_003.name]
+    assert not [n for n in os.listdir(store.root) if gen in n]
+
+
 def test_every_generation_file_and_the_directory_are_fsynced_before_the_switch(tmp_path: Path, monkeypatch):
     synced: list[str] = []
     real_fsync = os.fsync
