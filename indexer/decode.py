@@ -21,6 +21,7 @@ from __future__ import annotations
 import codecs
 import logging
 import threading
+import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,7 +229,7 @@ def decode_bytes(data: bytes, file: str) -> DecodedText:
         raise IngestError(file, REASON_EMPTY)
     kind = sniff_binary(data[:4096] if not data.startswith(b"PK\x03\x04") else data)
     if kind:
-        raise IngestError(file, f"文件内容是{kind}，不是文本文件；请使用与内容相符的扩展名")
+        raise IngestError(file, f"文件内容是{kind}，不是文本文件，无法按文本读取")
     if data.startswith(codecs.BOM_UTF8):
         text, bad = _decode_counting(data[3:], "utf-8")
         return _checked(file, DecodedText(text, "utf-8-sig", bad), len(data))
@@ -308,7 +309,7 @@ def display_name(name: str) -> str:
     """
     try:
         name.encode("utf-8")
-        return name
+        return _visible(name)
     except UnicodeEncodeError:
         pass
     raw = name.encode("utf-8", "surrogateescape")
@@ -319,7 +320,18 @@ def display_name(name: str) -> str:
             continue
         if text.isprintable():
             return text
-    return raw.decode("utf-8", "replace")
+    return _visible(raw.decode("utf-8", "replace"))
+
+
+def _visible(name: str) -> str:
+    """Control characters (a newline or an escape sequence in a file name) shown escaped,
+    so one error stays one line."""
+    if all(ch.isprintable() or ch == " " or unicodedata.category(ch) == "Zs" for ch in name):
+        return name
+    return "".join(
+        ch if ch.isprintable() or unicodedata.category(ch) == "Zs" else ch.encode("unicode_escape").decode("ascii")
+        for ch in name
+    )
 
 
 def display_path(path: str | Path) -> str:

@@ -141,7 +141,20 @@ def detect_format(path: Path, head: bytes = b"") -> str:
         return "image"
     if suffix in (".mht", ".mhtml") or _looks_like_html(head[:4096]):
         return "html"
+    if by_suffix in ("pdf", "xlsx", "docx", "image") and _text_in_disguise(head):
+        return "text"  # e.g. a CSV export renamed .pdf/.xlsx: read it as the text it is
     return by_suffix
+
+
+def _text_in_disguise(head: bytes) -> bool:
+    """Bytes that decode as text (no binary magic matched above)."""
+    from indexer.decode import decode_bytes
+
+    try:
+        decode_bytes(head[:65536], "")
+    except IngestError:
+        return False
+    return True
 
 
 def content_matches(path: Path | str) -> bool:

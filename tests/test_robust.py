@@ -73,6 +73,12 @@ def test_gbk_file_name_is_ingested_and_cited_by_a_printable_name(tmp_path: Path)
     assert doc.rows[0].source.label().startswith("赣州绩效目标.txt 第")
 
 
+def test_control_characters_in_names_are_escaped_so_an_error_stays_one_line(tmp_path: Path):
+    (tmp_path / "a\nb\x1b[31m.txt").write_bytes(b"")
+    report = ingest_paths([tmp_path], IndexStore(tmp_path / "ix"), settings=FAST)
+    assert [e.message for e in report.errors] == ["a\\nb\\x1b[31m.txt：文件为空，没有可读取的内容"]
+
+
 def test_undecodable_name_gets_replacement_characters():
     name = os.fsdecode(b"\xff\xfe\xfa-x.txt")
     shown = display_name(name)
@@ -98,6 +104,52 @@ def test_orphans_of_an_interrupted_write_are_removed_at_the_next_ingest(tmp_path
     left = set(os.listdir(store.root))
     assert not any("0badc0de" in n or n.endswith(".tmp") for n in left)
     assert len(left) == len(live)  # manifest, .lock, one db
+
+
+_KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from indexer.pipeline import ingest_paths
+from indexer.settings import IngestSettings
+from indexer.store import IndexStore
+
+def writer(root, gen, docs):
+    (root / f"vec-{gen}.npy").write_bytes(b"x" * 900_000)  # a partial search artefact
+    (root / "ready").write_text(gen)
+    time.sleep(600)
+
+ingest_paths([sys.argv[2]], IndexStore(sys.argv[1]), extra_writer=writer,
+             settings=IngestSettings(lock_wait_seconds=0))
+"""
+
+
+def test_kill_9_mid_write_keeps_the_index_and_the_next_ingest_removes_its_files(tmp_path: Path):
+    import signal
+    import sys
+
+    store = IndexStore(tmp_path / "ix")
+    ingest_paths([SEED_000], store, settings=FAST)
+    before = store.manifest().generation
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(store.root), str(SEED_003)], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        for _ in range(1200):  # until the writer is inside the new generation (at most 120 s)
+            if (store.root / "ready").exists() or proc.poll() is not None:
+                break
+            threading.Event().wait(0.1)
+        assert (store.root / "ready").exists(), "the writer never reached the artefact step"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    gen = (store.root / "ready").read_text()
+    (store.root / "ready").unlink()
+    orphans = [n for n in os.listdir(store.root) if gen in n]
+    assert orphans  # the killed write left its files behind
+    assert store.manifest().generation == before and [d.file for d in store.documents()] == [SEED_000.name]
+    report = ingest_paths([SEED_003], store, settings=FAST)
+    assert report.added == [SEED_003.name]
+    assert not [n for n in os.listdir(store.root) if gen in n]
 
 
 def test_every_generation_file_and_the_directory_are_fsynced_before_the_switch(tmp_path: Path, monkeypatch):
@@ -399,6 +451,15 @@ def test_xlsx_named_txt_is_read_as_a_workbook(tmp_path: Path):
     p.write_bytes(xlsx_bytes(seed_text()))
     doc = parse_file(p)
     assert doc.fmt == "xlsx" and len(doc.rows) == 107
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".pdf"])
+def test_csv_export_renamed_to_xlsx_or_pdf_is_read_as_text(tmp_path: Path, suffix: str):
+    p = tmp_path / f"export{suffix}"
+    shutil.copy(CORPUS / "other_csv_export_2024.csv", p)
+    doc = parse_file(p)
+    assert doc.fmt == "text"
+    assert [r.name for r in doc.rows] == [r.name for r in parse_file(CORPUS / "other_csv_export_2024.csv").rows]
 
 
 def test_docx_gets_its_own_reason(tmp_path: Path):
