@@ -682,16 +682,17 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
             if changed or text != g.text:
                 log.info("%s p.%d: OCR cell %r repaired to %r", file, p.number, g.text, text)
             if g.second is not None:
-                # two readings disagree: the cell read on its own wins when it is a well-formed
-                # value (page-wide reading drops small glyphs such as ≥); the row is reported
+                # two readings disagree; the row is reported either way.  The cell read on its own
+                # wins only when it adds the leading operator the page-wide reading dropped (a small
+                # glyph such as ≥ is what that reading loses); otherwise the page reading stays
                 second = repair_value(re.sub(r"\s+", "", g.second))[0]
-                if _SIMPLE_VALUE_RE.match(second) or not _SIMPLE_VALUE_RE.match(text):
+                if second[:1] in _OPS and second[1:] == re.sub(r"\s+", "", text):
                     text, second = second, text
                 doubts.setdefault(g.r0, []).append(f"两次识别结果不一致（“{text}”/“{second}”）")
             if text and g.score < LOW_CONFIDENCE:
                 low_rows[g.r0] = min(low_rows.get(g.r0, 1.0), g.score)
             for read, likely in suspicious_chars(text):
-                doubts.setdefault(g.r0, []).append(f"“{read}”疑为“{likely}”")
+                doubts.setdefault(g.r0, []).append(f"“{read}”疑为“{likely}”（OCR 易混字）")
             vspan = g.r1 - g.r0 > 1
             for r in range(g.r0, g.r1):
                 for c in range(g.c0, g.c1):
@@ -710,7 +711,7 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
             if r in low_rows:
                 why.append(f"OCR 识别置信度低（{low_rows[r]:.2f}）")
             if r in doubts:
-                why.append("、".join(doubts[r]) + "（OCR 易混字）")
+                why.append("、".join(doubts[r]))
             warnings.append(f"第{p.number}页 表格第{r + 1}行“{shown[:60]}”：{'；'.join(why)}，请对照原件核对")
         items.append((bbox[1], _RawTable(p.number, bbox, [x * s for x in t.xs], rows, [p.number] * nrows)))
     return items
