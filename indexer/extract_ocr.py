@@ -102,6 +102,7 @@ class _Region:
     c1: int
     text: str = ""
     score: float = 1.0
+    second: str | None = None  # a second reading of a value cell that disagrees with the first
 
 
 @dataclass
@@ -352,6 +353,36 @@ def _join_boxes(boxes: list[_Box]) -> str:
     return clean_cell(join_lines("\n".join(texts)))
 
 
+def _value_like(text: str) -> bool:
+    t = re.sub(r"\s+", "", text)
+    return 0 < len(t) <= 16 and any(ch.isdigit() for ch in t)
+
+
+def _norm_reading(text: str) -> str:
+    from indexer.normalize import fold_width
+
+    return repair_value(re.sub(r"\s+", "", fold_width(text)))[0]
+
+
+def _second_reading(img: Any, table: _TableResult, g: _Region, engine: Any) -> None:
+    """Read a value cell again on its own crop; keep the reading when the two disagree.
+
+    A glyph dropped or added in the page-wide pass (``95%`` for ``≥95%``,
+    ``≥9.次``) usually reads right when the recogniser sees the cell alone.
+    """
+    import numpy as np
+
+    x0, x1 = int(table.xs[g.c0]) + 4, int(table.xs[g.c1]) - 3
+    y0, y1 = int(table.ys[g.r0]) + 4, int(table.ys[g.r1]) - 3
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return
+    crop = np.pad(img[y0:y1, x0:x1], 12, constant_values=255)
+    result, _ = engine(crop, use_cls=False)
+    text = _join_boxes(_boxes(result))
+    if _norm_reading(text) != _norm_reading(g.text):
+        g.second = text
+
+
 def analyse_page(gray: Any, engine: Any) -> PageResult:
     """Deskew, find ruled tables, OCR the page and put every text box in its cell."""
     import numpy as np
@@ -391,6 +422,8 @@ def analyse_page(gray: Any, engine: Any) -> PageResult:
         g = tables[ti].regions[k]
         g.text = _join_boxes(bs)
         g.score = min(b.score for b in bs)
+        if _value_like(g.text):
+            _second_reading(fixed, tables[ti], g, engine)
     for line in _lines(free):
         page.free.append(
             _Box(
@@ -515,6 +548,8 @@ class OcrWorker:
 
 _OPS = "≥≤><=＝"
 _CONFUSABLE_NUM_RE = re.compile(rf"^([{_OPS}]?)([0-9OoIl|.]+)(%|％)?$")
+_STRAY_PERIOD_RE = re.compile(r"(\d%?)[.。](?!\d)")
+_SIMPLE_VALUE_RE = re.compile(rf"^[{_OPS}]?\d+(?:\.\d+)?[^\d.。]{{0,6}}$")
 _OP_FIX = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "＞=": "≥", "＜=": "≤", "＞＝": "≥", "＜＝": "≤"}
 
 
@@ -523,10 +558,14 @@ def repair_value(text: str) -> tuple[str, bool]:
 
     Returns the text and whether it changed.  Only whole values made of an
     optional operator, digits and an optional ``%`` are touched: ``1O0%`` ->
-    ``100%``, ``9l%`` -> ``91%``, ``>=90%`` -> ``≥90%``.  A letter is only
-    replaced next to a real digit.
+    ``100%``, ``9l%`` -> ``91%``, ``>=90%`` -> ``≥90%``, ``≥9.次`` -> ``≥9次``.
+    A letter is only replaced next to a real digit.
     """
     t = text.strip()
+    # a period with no digit after it cannot be a decimal point: "≥9.次", "≥90%.", "0."
+    unstrayed = _STRAY_PERIOD_RE.sub(r"\1", t)
+    if unstrayed != t and _SIMPLE_VALUE_RE.match(unstrayed):
+        t = unstrayed
     for bad, good in _OP_FIX.items():
         if t.startswith(bad):
             t = good + t[len(bad) :]
@@ -587,6 +626,37 @@ def suspicious_chars(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _known_label(text: str) -> bool:
+    from indexer import vocab
+    from indexer.normalize import key
+
+    k = key(text).rstrip(":：")
+    keys = (
+        vocab.GOAL_KEYS, vocab.UNIT_KEYS, vocab.IMPL_UNIT_KEYS, vocab.PROJECT_KEYS, vocab.SUPERVISOR_KEYS,
+        vocab.DUTY_KEYS, vocab.TOTAL_KEYS, vocab.FUNDING_KEYS,
+    )
+    return (
+        any(k in ks for ks in keys)
+        or vocab.header_role(text) is not None
+        or vocab.is_level1(text)
+        or vocab.is_level2(text)
+    )
+
+
+def repair_label(text: str) -> str:
+    """A short label that is a known table label (年度绩效目标, 数量指标 ...) after changing one
+    confusable character is that label: the vocabulary leaves one reading."""
+    t = text.strip()
+    if not t or len(t) > 12 or not any(c in _CONFUSABLE for c in t) or _known_label(t):
+        return text
+    for i, ch in enumerate(t):
+        for alt in _CONFUSABLE.get(ch, ""):
+            fixed = t[:i] + alt + t[i + 1 :]
+            if _known_label(fixed):
+                return fixed
+    return text
+
+
 # ---------------------------------------------------------------- page -> PDF extractor structures
 
 
@@ -608,13 +678,21 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
         low_rows: dict[int, float] = {}
         doubts: dict[int, list[str]] = {}
         for cid, g in enumerate(t.regions):
-            text, changed = repair_value(g.text)
-            if changed:
-                log.info("%s p.%d: OCR value %r repaired to %r", file, p.number, g.text, text)
+            text, changed = repair_value(repair_label(g.text))
+            if changed or text != g.text:
+                log.info("%s p.%d: OCR cell %r repaired to %r", file, p.number, g.text, text)
+            if g.second is not None:
+                # two readings disagree; the row is reported either way.  The cell read on its own
+                # wins only when it adds the leading operator the page-wide reading dropped (a small
+                # glyph such as ≥ is what that reading loses); otherwise the page reading stays
+                second = repair_value(re.sub(r"\s+", "", g.second))[0]
+                if second[:1] in _OPS and second[1:] == re.sub(r"\s+", "", text):
+                    text, second = second, text
+                doubts.setdefault(g.r0, []).append(f"两次识别结果不一致（“{text}”/“{second}”）")
             if text and g.score < LOW_CONFIDENCE:
                 low_rows[g.r0] = min(low_rows.get(g.r0, 1.0), g.score)
             for read, likely in suspicious_chars(text):
-                doubts.setdefault(g.r0, []).append(f"“{read}”疑为“{likely}”")
+                doubts.setdefault(g.r0, []).append(f"“{read}”疑为“{likely}”（OCR 易混字）")
             vspan = g.r1 - g.r0 > 1
             for r in range(g.r0, g.r1):
                 for c in range(g.c0, g.c1):
@@ -633,7 +711,7 @@ def _raw_tables(p: _PageOut, warnings: list[str], file: str) -> list[tuple[float
             if r in low_rows:
                 why.append(f"OCR 识别置信度低（{low_rows[r]:.2f}）")
             if r in doubts:
-                why.append("、".join(doubts[r]) + "（OCR 易混字）")
+                why.append("、".join(doubts[r]))
             warnings.append(f"第{p.number}页 表格第{r + 1}行“{shown[:60]}”：{'；'.join(why)}，请对照原件核对")
         items.append((bbox[1], _RawTable(p.number, bbox, [x * s for x in t.xs], rows, [p.number] * nrows)))
     return items

@@ -51,6 +51,10 @@ def flagged_rows(doc) -> list[str]:
         ("O", "O"),  # no real digit: not a number we can be sure of
         ("按时完成", "按时完成"),
         ("l0次", "l0次"),  # a unit other than % is outside the grammar we repair
+        ("≥9.次", "≥9次"),  # a period with no digit after it is no decimal point
+        ("≥90%.", "≥90%"),
+        ("1.5", "1.5"),
+        ("第1.条", "第1.条"),
     ],
 )
 def test_value_repair_only_where_certain(value, repaired):
@@ -62,6 +66,15 @@ def test_confusable_characters_are_flagged_not_changed():
     assert suspicious_chars("末来发展规划") == [("末来", "未来")]
     for fine in ("项目资金发挥率", "自主创新能力", "学生满意度", "按时完成率", "入学率", "人员经费"):
         assert suspicious_chars(fine) == []
+
+
+def test_known_labels_are_repaired_from_one_confusable_character():
+    from indexer.extract_ocr import repair_label
+
+    assert repair_label("年度绩效自标") == "年度绩效目标"
+    assert repair_label("项自名称") == "项目名称"
+    for text in ("年度绩效目标", "数量指标", "学生满意度", "项自资金发挥率"):
+        assert repair_label(text) == text
 
 
 def test_models_ship_with_the_wheel():
