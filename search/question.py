@@ -27,9 +27,11 @@ from typing import Any
 
 import cn2an
 
-from indexer.model import Document, Target
+from indexer.model import Document
 from indexer.normalize import key
-from indexer.target import KNOWN_UNITS
+from indexer.values.compare import Condition, Verdict, check_target
+from indexer.values.lexicon import QUESTION_PREFIX_OPS, RANGE_SUFFIX, SUFFIX_OPS, alternation
+from indexer.values.units import KNOWN_UNITS
 from indexer.vocab import FUNDING_KEYS
 from search.concepts import find_concept, is_stop_fragment, strip_stopwords
 
@@ -43,27 +45,14 @@ INTENTS = (
     "count",
     "compare",
     "budget",
+    "rank",
+    "difference",
+    "functions",
+    "not_in_index",
     "fallback_search",
 )
 
 # --------------------------------------------------------------------------- plan
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A numeric condition asked about, e.g. ``≥ 90 %`` or ``range (90, 95) %``."""
-
-    op: str  # ≥ ≤ > < = range
-    number: float | tuple[float, float]
-    unit: str | None
-    text: str = ""  # as written in the question
-
-    def label(self) -> str:
-        u = self.unit or ""
-        if isinstance(self.number, tuple):
-            lo, hi = self.number
-            return f"{_fmt(lo)}{u}～{_fmt(hi)}{u}"
-        return f"{self.op}{_fmt(self.number)}{u}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +64,7 @@ class Filters:
     projects: tuple[str, ...] = ()
     level1: str | None = None  # category: 产出 效益 决策 过程 履职
     level2: str | None = None  # label without 指标: 数量 质量 时效 社会效益 ...
+    function: str | None = None  # 核心职能: "职能3" or words of its name
 
 
 @dataclass(frozen=True)
@@ -91,6 +81,10 @@ class Plan:
     budget: str | None = None  # total | expense | funding | table_count | expense_list
     budget_item: str | None = None  # 项目支出, 安保经费, 财政拨款 ...
     aggregate: bool = False  # budget: sum over the selected tables
+    aggregation: str = ""  # rank: max | min | top;  functions: list | count
+    top_k: int = 1  # rank: how many to name
+    rank_over: str | None = None  # rank: units | projects | indicators
+    unknown: tuple[str, ...] = ()  # names asked about that the index does not hold
     note: str = ""  # why the parser fell back, or other remarks
 
     def to_json(self) -> dict[str, Any]:
@@ -103,94 +97,8 @@ class Plan:
         return d
 
 
-# --------------------------------------------------------------------------- semantics
-
-# unit -> (family, factor to the family's base unit)
-_UNIT_FAMILIES: dict[str, tuple[str, float]] = {
-    "%": ("percent", 1.0),
-    "元": ("money", 1.0),
-    "千元": ("money", 1e3),
-    "万元": ("money", 1e4),
-    "亿元": ("money", 1e8),
-    "人": ("person", 1.0),
-    "名": ("person", 1.0),
-    "位": ("person", 1.0),
-    "万人": ("person", 1e4),
-    "人次": ("person_time", 1.0),
-    "万人次": ("person_time", 1e4),
-    "天": ("day", 1.0),
-    "日": ("day", 1.0),
-}
-
-
-def _unit_scale(target_unit: str | None, cond_unit: str | None) -> float | None:
-    """Factor turning a target number into the condition's unit, None if they disagree."""
-    if cond_unit is None:
-        return 1.0  # the question gave no unit: compare the numbers as written
-    if target_unit == cond_unit:
-        return 1.0
-    a, b = _UNIT_FAMILIES.get(target_unit or ""), _UNIT_FAMILIES.get(cond_unit)
-    if a is None or b is None or a[0] != b[0]:
-        return None
-    return a[1] / b[1]
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: str  # yes | no | unit | qualitative | empty
-    reason: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "yes"
-
-
-def _bounds(t: Target, scale: float) -> tuple[float, bool, float, bool]:
-    """(lo, lo_strict, hi, hi_strict) of the values a numeric target allows."""
-    inf = float("inf")
-    if t.op == "range" and isinstance(t.number, tuple):
-        return t.number[0] * scale, False, t.number[1] * scale, False
-    x = float(t.number) * scale  # type: ignore[arg-type]
-    return {
-        "≥": (x, False, inf, False),
-        ">": (x, True, inf, False),
-        "≤": (-inf, False, x, False),
-        "<": (-inf, False, x, True),
-    }.get(t.op or "=", (x, False, x, False))
-
-
-def check_target(t: Target, cond: Condition) -> Verdict:
-    """Does every value target ``t`` allows satisfy ``cond``?
-
-    ``≥95%``, ``=100%`` and ``98%`` satisfy ``≥90%``; ``≥85%`` and ``>85%`` do not.
-    A range uses its lower bound for ≥/> and its upper bound for ≤/<.  Units
-    must agree (万元 and 元 are converted); qualitative and empty targets never
-    satisfy a numeric condition.
-    """
-    if t.qualitative:
-        return Verdict("qualitative", "未量化（定性指标）")
-    if not t.is_numeric:
-        return Verdict("empty", "未填写指标值")
-    scale = _unit_scale(t.unit, cond.unit)
-    if scale is None:
-        return Verdict("unit", f"单位不一致（{t.unit or '无单位'}，问题为{cond.unit}）")
-    lo, lo_strict, hi, hi_strict = _bounds(t, scale)
-    if cond.op == "range" and isinstance(cond.number, tuple):
-        a, b = cond.number
-        ok = lo >= a and hi <= b
-    else:
-        c = float(cond.number)  # type: ignore[arg-type]
-        ok = {
-            "≥": lo >= c,
-            ">": lo > c or (lo == c and lo_strict),
-            "≤": hi <= c,
-            "<": hi < c or (hi == c and hi_strict),
-            "=": lo == hi == c,
-        }[cond.op]
-    if ok:
-        return Verdict("yes", "")
-    return Verdict("no", f"{t.text.strip()}允许不满足{cond.label()}的取值")
-
+# The satisfaction semantics of a Condition live in indexer.values.compare
+# (Condition, Verdict and check_target are re-exported here for callers).
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -298,6 +206,9 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
                     _add(projects, a, t.project)
             for e in t.expenses:
                 expenses.setdefault(key(e.name), e.name)
+                short = re.sub(r"[（(].*?[）)]$", "", key(e.name))
+                if len(short) >= 3:
+                    expenses.setdefault(short, e.name)
             for label, _ in t.funding:
                 expenses.setdefault(key(label), label)
             names.update(key(r.name) for r in t.rows)
@@ -398,25 +309,16 @@ def _scan_years(text: _Text) -> list[int]:
 
 # --------------------------------------------------------------------------- conditions
 
-_OPS: dict[str, str] = {
-    "大于或等于": "≥", "大于等于": "≥", "不低于": "≥", "不少于": "≥", "不小于": "≥", "至少": "≥",
-    "最少": "≥", "达到": "≥", "达": "≥", "≥": "≥", ">=": "≥",
-    "小于或等于": "≤", "小于等于": "≤", "不高于": "≤", "不超过": "≤", "不多于": "≤", "不大于": "≤",
-    "至多": "≤", "最多": "≤", "≤": "≤", "<=": "≤",
-    "高于": ">", "超过": ">", "大于": ">", "多于": ">", ">": ">",
-    "未达到": "<", "没有达到": "<", "没达到": "<", "不到": "<", "不足": "<", "低于": "<", "小于": "<",
-    "少于": "<", "<": "<",
-    "等于": "=", "=": "=", "为": "=", "是": "=", "在": "",
-}  # fmt: skip
-_SUFFIX_OPS = {"及以上": "≥", "或以上": "≥", "以上": "≥", "及以下": "≤", "或以下": "≤", "以下": "≤", "以内": "≤",
-               "之内": "≤", "之间": "range"}  # fmt: skip
+# operator words: the one lexicon (indexer.values.lexicon)
+_OPS: dict[str, str] = QUESTION_PREFIX_OPS
+_SUFFIX_OPS: dict[str, str] = {**SUFFIX_OPS, RANGE_SUFFIX: "range"}
 _WEAK_PRE = {"为", "是", "在", "等于", "="}
 _COND_UNITS = sorted({*KNOWN_UNITS, "成"} - {"年", "月", "月份", "学年", "学期", "周", "级", "类", "种", "门", "部"},
                      key=len, reverse=True)  # fmt: skip
 
 
 def _alt(words: Iterable[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return alternation(words)
 
 
 _NUM = rf"百分之(?:[{_CN_DIGITS}]+|\d+(?:\.\d+)?)|\d+(?:\.\d+)?|[{_CN_DIGITS}]+"
@@ -492,6 +394,56 @@ _COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单�
 _COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数")
 
 
+_FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
+_FUNCTIONS_RE = re.compile(r"核心职能|主要职能|职能")
+# superlatives and rankings: taken before the condition (最少 is not "≥" here)
+_NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
+_SUPER_RE = re.compile(rf"最(?P<d>高|多|大|贵|低|少|小|便宜){_NOT_NUM}|(?:排名?|排在)?第一(?:名|位)?|倒数第一")
+_TOP_RE = re.compile(r"(?P<last>倒数|后)?(?:排名?|排在)?前(?P<k>\d+|[一二两三四五六七八九十])(?:名|位|个|项|家)?"
+                     r"|top\s*(?P<k2>\d+)")  # fmt: skip
+_MAX_DIR = "高多大贵"
+_DIFF_RE = re.compile(r"(?:多|少|高|低|差|相差|贵|便宜)(?:了)?多少|相差|差额|差值|差距|差几")
+_BUDGET_BARE_RE = re.compile(r"(?:预算|资金|经费|金额|钱|拨款)(?!执行|调整|编制|管理|偏差|完成|使用|到位|发挥|额度|控制|支付)")
+_STANDARD_RE = re.compile(r"标准|人均|生均|每学年|每生|每人")
+_OVER_UNITS_RE = re.compile(r"单位|部门|哪家|谁")
+_OVER_PROJECTS_RE = re.compile(r"项目")
+# unit names as people write them: a place, then an office word
+_UNIT_NAME_RE = re.compile(
+    r"(?:[\u4e00-\u9fff]{2,5}?(?:省|市|县|区|州|旗))+(?:[\u4e00-\u9fff]{0,10}?)"
+    r"(?:教育局|教体局|财政局|卫生健康局|卫健委|卫健局|医疗保障局|医保局|人社局|民政局|公安局|税务局|统计局|"
+    r"数据管理局|体育局|文旅局|交通局|[\u4e00-\u9fff]{0,4}?局|委员会|服务中心|中心|馆|办公室|研究院|学校|大学)"
+)
+# English and mixed input: words budget staff type in English
+_ENGLISH: dict[str, str] = {
+    "which units": "哪些单位", "which unit": "哪个单位", "which projects": "哪些项目", "which project": "哪个项目",
+    "how many": "几个", "how much": "多少", "half year": "半年", "half-year": "半年",
+    "execution rate": "预算执行率", "budget execution": "预算执行率", "total budget": "资金总额",
+    "budget": "资金总额", "funding": "资金总额", "funds": "资金总额", "fund": "资金总额", "money": "资金总额",
+    "satisfaction": "满意度", "cost": "成本", "costs": "成本", "coverage": "覆盖率", "training": "培训",
+    "indicators": "指标", "indicator": "指标", "targets": "指标", "target": "指标值", "projects": "项目",
+    "project": "项目", "units": "单位", "unit": "单位", "functions": "核心职能", "function": "核心职能",
+    "compare": "比较", "highest": "最高", "max": "最高", "maximum": "最高", "largest": "最大", "biggest": "最大",
+    "lowest": "最低", "min": "最低", "minimum": "最低", "smallest": "最小", "list": "列出", "count": "几个",
+    "parents": "家长", "parent": "家长", "students": "学生", "student": "学生", "teachers": "教师",
+    "teacher": "教师", "school": "学校", "schools": "学校", "above": "以上", "below": "以下",
+    "at least": "不低于", "at most": "不超过", "more than": "超过", "less than": "低于", "in": "", "of": "的",
+    "the": "", "what": "什么", "is": "是", "are": "是", "which": "哪些", "what's": "什么",
+}  # fmt: skip
+_ENGLISH_RE = re.compile(r"(?<![a-z])(" + "|".join(re.escape(w) for w in sorted(_ENGLISH, key=len, reverse=True))
+                         + r")(?![a-z])", re.IGNORECASE)  # fmt: skip
+
+
+def translate_english(question: str) -> str:
+    """English words of a (mixed) question turned into the Chinese the grammar reads."""
+    if not re.search(r"[A-Za-z]{2,}", question):
+        return question
+    return _ENGLISH_RE.sub(lambda m: _ENGLISH[m.group(1).lower()], question)
+
+
+def _small_int(s: str) -> int:
+    return int(s) if s.isdigit() else int(cn2an.cn2an(s.replace("两", "二"), "smart"))
+
+
 def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
     """(concept, is_free) from the unconsumed text."""
     found = find_concept(text.s)
@@ -500,9 +452,16 @@ def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
         cid, start, end = found
         # a more specific phrase around the lexicon word that names real
         # indicators (师生满意度, 家长满意度) is used as written
-        for frag in fragments:
-            if text.s[start:end] in frag and frag != text.s[start:end] and _names_contain(vocab, frag):
-                return frag, True
+        best = ""
+        for i in range(max(0, start - 5), start + 1):
+            for j in range(end, min(len(text.s), end + 3) + 1):
+                frag = text.s[i:j]
+                if " " in frag or "的" in frag or len(frag) <= len(best) or frag == text.s[start:end]:
+                    continue
+                if _names_contain(vocab, frag):
+                    best = frag
+        if best:
+            return best, True
         return cid, False
     if not fragments:
         return None, False
@@ -516,20 +475,46 @@ def _names_contain(vocab: Vocabulary, phrase: str) -> bool:
 
 def _budget_item(q: str, vocab: Vocabulary) -> str | None:
     """The longest expense line / funding label named in ``q``."""
-    best = None
+    best, best_len = None, 0
     for alias, name in vocab.expenses.items():
-        if len(alias) >= 2 and alias in q and (best is None or len(alias) > len(key(best))):
-            best = name
+        if len(alias) >= 2 and alias in q and len(alias) > best_len:
+            best, best_len = name, len(alias)
     return best
+
+
+def _unknown_units(q: str, vocab: Vocabulary) -> list[str]:
+    """Unit-like names in ``q`` that no unit of the index answers to."""
+    out = []
+    known = [key(u) for u in vocab.unit_region]
+    for m in _UNIT_NAME_RE.finditer(q):
+        name = m.group(0)
+        if any(a in name for a in vocab.units if len(a) >= 3) or any(name in k for k in known):
+            continue
+        if name in vocab.regions or name.endswith(("地区", "市区", "县区", "城区")):
+            continue
+        out.append(name)
+    return out
+
+
+def _scan_function(text: _Text) -> str | None:
+    m = _FUNCTION_NO_RE.search(text.s)
+    if not m:
+        return None
+    text.take(*m.span())
+    return f"职能{_small_int(m.group('n'))}"
 
 
 def parse_question(question: str, vocab: Vocabulary) -> Plan:
     """Turn ``question`` into a :class:`Plan` (see the module docstring)."""
-    q = key(question).translate(str.maketrans({"≧": "≥", "≦": "≤", "?": " ", "。": " ", "!": " "}))
+    q = key(translate_english(question)).translate(
+        str.maketrans({"≧": "≥", "≦": "≤", "?": " ", "。": " ", "!": " "})
+    )
+    unknown = _unknown_units(q, vocab)
     text = _Text(q)
     ents = _scan_entities(text, vocab)
     years = _scan_years(text)
     column = "half_year" if text.take_all(_HALF_RE) else "annual"
+    function = _scan_function(text)
     table_count = _TABLE_COUNT_RE.search(text.s)
     table = None
     if table_count:
@@ -544,22 +529,43 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         text.take_all(_PROJECT_TABLE_RE)
     level1 = next((m.group(1) for m in text.take_all(_LEVEL1_RE)), None)
     level2 = next((m.group(1) for m in text.take_all(_LEVEL2_RE)), None)
+    # superlatives / rankings before the condition: 资金最少 is a pick, not "≥"
+    aggregation, top_k = "", 1
+    top = _TOP_RE.search(text.s)
+    if top:
+        top_k = _small_int(top.group("k") or top.group("k2"))
+        aggregation = "min" if top.group("last") else "top"
+        text.take(*top.span())
+    sup = _SUPER_RE.search(text.s)
+    if sup:
+        d = sup.group("d")
+        aggregation = "min" if sup.group(0).startswith("倒数") or (d and d not in _MAX_DIR) else "max"
+        if top:
+            aggregation = "top" if aggregation == "max" else "min"
+        text.take(*sup.span())
+    diff = bool(_DIFF_RE.search(text.s)) and not aggregation
+    if diff:
+        text.take_all(_DIFF_RE)
     cond, span = parse_condition(text.s)
     if span:
         text.take(*span)
     raw = text.s  # cue words are read from what is left
     item = _budget_item(raw, vocab)
+    standard = bool(_STANDARD_RE.search(raw)) and not re.search(r"资金总额|预算总额|总预算", raw)
     budget_kind = None
     if table_count:
         budget_kind = "table_count"
+    elif standard:
+        budget_kind = None  # 人均补助标准 is an indicator, not an amount
     elif _EXPENSE_LIST_RE.search(raw):
         budget_kind = "expense_list"
     elif _BUDGET_TOTAL_RE.search(raw) and not item:
         budget_kind = "total"
-    elif item and (_BUDGET_WORD_RE.search(raw) or _VALUE_RE.search(raw)) and not cond:
+    elif item and not cond:
         budget_kind = "funding" if key(item) in FUNDING_KEYS else "expense"
     if budget_kind in ("expense", "funding") and item:
-        text.take(raw.index(key(item)), raw.index(key(item)) + len(key(item)))
+        text.take(raw.index(_alias_in(raw, item, vocab)), raw.index(_alias_in(raw, item, vocab))
+                  + len(_alias_in(raw, item, vocab)))  # fmt: skip
     for pat in (
         _COUNT_RE,
         _WHICH_UNITS_RE,
@@ -571,6 +577,16 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     ):
         text.take_all(pat)
     concept, free = (None, False) if budget_kind else _concept_for(text, vocab)
+    if (
+        not budget_kind
+        and not standard
+        and (aggregation or diff or concept is None or concept_is_budget_word(concept))
+        and _BUDGET_BARE_RE.search(raw)
+        and (concept is None or concept_is_budget_word(concept) or free)
+    ):
+        budget_kind, concept, free = "total", None, False  # 监测中心预算 / 资金最少的项目
+    if function and concept in ("职能", "核心职能"):
+        concept, free = None, False
     filters = Filters(
         units=tuple(ents["units"]),
         years=tuple(years),
@@ -579,6 +595,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         projects=tuple(ents["projects"]),
         level1=level1,
         level2=level2,
+        function=function,
     )
     base = Plan(
         intent="fallback_search",
@@ -588,18 +605,59 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         condition=cond,
         column=column,
         filters=filters,
+        aggregation=aggregation,
+        top_k=top_k,
+        unknown=tuple(unknown),
     )
-    return _decide(base, raw, budget_kind, item)
+    return _decide(base, raw, budget_kind, item, diff)
 
 
-def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None) -> Plan:
+def concept_is_budget_word(concept: str | None) -> bool:
+    return bool(concept) and bool(re.fullmatch(r"(?:预算|资金|经费|金额|钱|拨款|资金总额|总额|多少钱)+", concept or ""))
+
+
+def _alias_in(raw: str, item: str, vocab: Vocabulary) -> str:
+    """The alias of expense line ``item`` as written in ``raw``."""
+    return max((a for a, n in vocab.expenses.items() if n == item and a in raw), key=len, default=key(item))
+
+
+def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
+    f = p.filters
+    which_units = bool(_WHICH_UNITS_RE.search(raw) or re.search(r"单位|部门", raw))
+    which_projects = bool(_WHICH_PROJECTS_RE.search(raw) or _OVER_PROJECTS_RE.search(raw))
+    if which_projects and not which_units:
+        return "projects"
+    if which_units:
+        return "units"
+    if budget_kind:
+        return "projects" if f.table == "project" else "units"
+    return "indicators"
+
+
+def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False) -> Plan:
     """Pick the intent from cue words (``raw``: the question minus entities)."""
     f = p.filters
+    if p.unknown:
+        return replace(p, intent="not_in_index", budget=budget_kind, budget_item=item)
     many_subjects = len(f.units) >= 2 or len(f.projects) >= 2
     compare_cue = bool(_COMPARE_RE.search(raw))
     compare_by = "years" if len(f.years) >= 2 else "projects" if len(f.projects) >= 2 else "units"
-    has_subject = bool(f.units or f.projects or f.regions or f.years or f.table)
+    has_subject = bool(f.units or f.projects or f.regions or f.years or f.table or f.function)
     has_topic = bool(p.concept or f.level1 or f.level2 or p.condition)
+    if _FUNCTIONS_RE.search(raw) and not f.function and not p.concept and not budget_kind:
+        agg = "count" if _COUNT_RE.search(raw) else "list"
+        return replace(p, intent="functions", aggregation=agg)
+    if diff and (many_subjects or len(f.years) >= 2 or len(f.units) + len(f.projects) >= 2):
+        return replace(p, intent="difference", budget=budget_kind or None,
+                       budget_item=item if budget_kind in ("expense", "funding") else None,
+                       compare_by=compare_by)  # fmt: skip
+    if p.aggregation in ("max", "min", "top") and (budget_kind in ("total", "expense", "funding") or has_topic):
+        over = _rank_over(raw, p, budget_kind)
+        plan = replace(p, intent="rank", rank_over=over, budget=budget_kind,
+                       budget_item=item if budget_kind in ("expense", "funding") else None)  # fmt: skip
+        if over == "projects" and not f.projects:
+            plan = replace(plan, filters=replace(f, table="project"))
+        return plan
     if budget_kind:
         plan = replace(
             p, intent="budget", budget=budget_kind, budget_item=item, aggregate=bool(_SUM_RE.search(raw))
@@ -626,19 +684,21 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None) -> Pla
             else "indicators"
         )
         return replace(p, intent="count", count_of=count_of)
-    if _WHICH_UNITS_RE.search(raw):
+    if _WHICH_UNITS_RE.search(raw) or re.search(r"有没有单位|是否有单位|有单位", raw):
         return replace(p, intent="which_units")
     if _WHICH_PROJECTS_RE.search(raw) and not f.projects:
         return replace(p, intent="which_projects", filters=replace(f, table="project"))
     if _LIST_RE.search(raw) and (has_topic or has_subject):
         return replace(p, intent="list_indicators")
-    if p.concept and (f.units or f.projects) and _VALUE_RE.search(raw):
+    if p.concept and (f.units or f.projects or f.function) and _VALUE_RE.search(raw):
         return replace(p, intent="unit_value")
     if p.concept and p.condition:
         return replace(p, intent="which_units")
-    if p.concept and (f.units or f.projects):
+    if p.concept and (f.units or f.projects or f.function):
         return replace(p, intent="unit_value")
     if has_topic and has_subject:
+        return replace(p, intent="list_indicators")
+    if f.function:
         return replace(p, intent="list_indicators")
     if p.concept and not p.concept_free:
         return replace(p, intent="list_indicators")
@@ -650,6 +710,52 @@ def _fallback(p: Plan, note: str) -> Plan:
     return replace(p, intent="fallback_search", concept=None, concept_free=False, note=note)
 
 
+def describe_plan(plan: Plan) -> str:
+    """The plan in words: ``理解为：…`` (shown above every answer)."""
+    f = plan.filters
+    parts = []
+    scope = []
+    if f.regions and not f.units:
+        scope.append("地区=" + "、".join(f.regions))
+    if f.units:
+        scope.append("单位=" + "、".join(f.units))
+    if f.projects:
+        scope.append("项目=" + "、".join(f.projects))
+    if f.years:
+        scope.append("年度=" + "、".join(str(y) for y in f.years))
+    if f.table:
+        scope.append("表=" + {"department": "部门整体", "project": "项目支出"}[f.table])
+    if f.function:
+        scope.append("核心职能=" + f.function)
+    if f.level1 or f.level2:
+        scope.append("指标层级=" + "/".join(x for x in (f.level1, f.level2) if x))
+    if scope:
+        parts.append("范围：" + "，".join(scope))
+    if plan.budget:
+        what = {"total": "资金总额", "table_count": "绩效目标表数量", "expense_list": "支出明细"}.get(
+            plan.budget, plan.budget_item or "预算"
+        )
+        parts.append("对象：" + what + ("（半年计划执行数）" if plan.column == "half_year" else ""))
+    elif plan.concept:
+        parts.append("对象：指标“" + plan.concept + "”" + ("（半年指标值）" if plan.column == "half_year" else ""))
+    if plan.condition:
+        parts.append("条件：" + plan.condition.label())
+    agg = {
+        "which_units": "列出单位", "which_projects": "列出项目", "list_indicators": "列出指标",
+        "unit_value": "取值", "count": "计数", "compare": "对比", "budget": "取金额",
+        "difference": "求差", "functions": "核心职能" + ("计数" if plan.aggregation == "count" else "列表"),
+        "not_in_index": "核对名称是否在索引中", "fallback_search": "检索",
+    }.get(plan.intent, plan.intent)  # fmt: skip
+    if plan.intent == "rank":
+        over = {"units": "单位", "projects": "项目", "indicators": "指标"}.get(plan.rank_over or "", "")
+        agg = {"max": "最高的", "min": "最低的", "top": f"排前{plan.top_k}的"}.get(plan.aggregation, "") + over
+        agg = "排序，取" + agg
+    parts.append("计算：" + agg)
+    if plan.unknown:
+        parts.append("未在索引中找到：" + "、".join(plan.unknown))
+    return "理解为：" + "；".join(parts)
+
+
 __all__ = [
     "INTENTS",
     "Condition",
@@ -659,6 +765,8 @@ __all__ = [
     "Vocabulary",
     "build_vocabulary",
     "check_target",
+    "describe_plan",
     "parse_condition",
     "parse_question",
+    "translate_english",
 ]
