@@ -295,8 +295,14 @@ def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None 
     return [
         rg
         for rg in ctx.catalog.rows
-        if id(rg.table) in scope and _level_ok(rg, plan) and _concept_ok(rg, plan, names)
+        if id(rg.table) in scope and _level_ok(rg, plan) and _concept_ok(rg, plan, names) and _also_ok(rg, plan)
     ]
+
+
+def _also_ok(rg: RowGroup, plan: Plan) -> bool:
+    """Every further word of the question is in the row's name (or its project's)."""
+    where = rg.name_key + key(rg.table.project)
+    return all(a in where for a in plan.also)
 
 
 @dataclass
@@ -436,6 +442,8 @@ def _scope(plan: Plan) -> str:
         parts.append("、".join(f"{y}年" for y in f.years))
     if f.table and not f.projects:
         parts.append(_KIND[f.table] + "表")
+    if f.function:
+        parts.append(f"{f.function}下")
     return "".join(parts)
 
 
@@ -864,7 +872,7 @@ def _rank_rows(plan: Plan, ctx: QAContext) -> Answer:
     if not nums:
         return make_answer(plan, _not_found(plan, scope) if not rows else f"{scope}的{label}指标都没有可比较的数值。",
                            units=())  # fmt: skip
-    fams = [f for f, _ in nums]
+    fams = [x[0] for _, x in nums]
     family = max(set(fams), key=fams.count)
     left_out = len(rows) - sum(1 for f in fams if f == family)
     nums = [(rg, v) for rg, (f, v) in nums if f == family]

@@ -85,6 +85,7 @@ class Plan:
     top_k: int = 1  # rank: how many to name
     rank_over: str | None = None  # rank: units | projects | indicators
     unknown: tuple[str, ...] = ()  # names asked about that the index does not hold
+    also: tuple[str, ...] = ()  # free concept: further words every matching name contains
     note: str = ""  # why the parser fell back, or other remarks
 
     def to_json(self) -> dict[str, Any]:
@@ -176,6 +177,7 @@ def _project_aliases(project: str) -> set[str]:
     for suffix in ("项目", "区配套", "专项"):
         if p.endswith(suffix) and len(p) - len(suffix) >= 4:
             out.add(p[: -len(suffix)])
+    out |= {a.replace("教育", "") for a in out if "教育" in a and len(a) - 2 >= 4}  # 高中助学金
     return out
 
 
@@ -370,9 +372,9 @@ def parse_condition(text: str) -> tuple[Condition | None, tuple[int, int] | None
 
 _OPEN_RE = re.compile(r"如何|怎么|怎样|为什么|为何|建议|起草|撰写|写一|帮我写|介绍|解释|说明一下|意义|作用是")
 _WHICH_UNITS_RE = re.compile(
-    r"哪些单位|哪个单位|哪几个单位|哪家|哪些部门|哪个部门|哪几家|单位有哪些|部门有哪些|哪些地区|谁"
+    r"哪些单位|哪个单位|哪几个单位|哪家|哪些部门|哪个部门|哪几家|单位有哪些|部门有哪些|哪些地区|谁|的单位\s*$|单位是哪些"
 )
-_WHICH_PROJECTS_RE = re.compile(r"哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目")
+_WHICH_PROJECTS_RE = re.compile(r"哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
 _COUNT_RE = re.compile(
     r"多少个|多少家|多少项|多少条|多少张|几个|几家|几项|几条|几张|数量是多少|共有多少|有多少"
 )
@@ -396,6 +398,7 @@ _COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
 _FUNCTIONS_RE = re.compile(r"核心职能|主要职能|职能")
+_POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下")
 # superlatives and rankings: taken before the condition (最少 is not "≥" here)
 _NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
 _SUPER_RE = re.compile(rf"最(?P<d>高|多|大|贵|低|少|小|便宜){_NOT_NUM}|(?:排名?|排在)?第一(?:名|位)?|倒数第一")
@@ -404,8 +407,8 @@ _TOP_RE = re.compile(r"(?P<last>倒数|后)?(?:排名?|排在)?前(?P<k>\d+|[一
 _MAX_DIR = "高多大贵"
 _DIFF_RE = re.compile(r"(?:多|少|高|低|差|相差|贵|便宜)(?:了)?多少|相差|差额|差值|差距|差几")
 _BUDGET_BARE_RE = re.compile(r"(?:预算|资金|经费|金额|钱|拨款)(?!执行|调整|编制|管理|偏差|完成|使用|到位|发挥|额度|控制|支付)")
-_STANDARD_RE = re.compile(r"标准|人均|生均|每学年|每生|每人")
-_OVER_UNITS_RE = re.compile(r"单位|部门|哪家|谁")
+_STANDARD_RE = re.compile(r"标准|人均|生均|每学年|每生|每人|一个人|一人|每个人|每个学生|一个学生|每名")
+_PER_PERSON_RE = re.compile(r"一个人|一人|每个人|每人|每个学生|一个学生|每名学生|每生|人均|生均")
 _OVER_PROJECTS_RE = re.compile(r"项目")
 # unit names as people write them: a place, then an office word
 _UNIT_NAME_RE = re.compile(
@@ -465,8 +468,32 @@ def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
         return cid, False
     if not fragments:
         return None, False
+    in_names = [p for f in fragments if len(p := _longest_in_names(vocab, f)) >= max(4, len(f) - 1)]
+    if in_names:
+        return max(in_names, key=len), True
     best = max(fragments, key=len)
     return (best, True) if len(best) >= 2 else (None, False)
+
+
+def _longest_in_names(vocab: Vocabulary, frag: str) -> str:
+    """The longest part of ``frag`` that some indicator name contains."""
+    for n in range(len(frag), 1, -1):
+        for i in range(len(frag) - n + 1):
+            if _names_contain(vocab, frag[i : i + n]):
+                return frag[i : i + n]
+    return ""
+
+
+def _also(text: _Text, vocab: Vocabulary, concept: str | None) -> tuple[str, ...]:
+    """Other name parts the question insists on (高考入学资助 … 人均补助标准)."""
+    if not concept:
+        return ()
+    out = []
+    for f in strip_stopwords(text.s):
+        part = _longest_in_names(vocab, f)
+        if len(part) >= max(4, len(f) - 2) and part not in concept and concept not in part and part not in out:
+            out.append(part)
+    return tuple(out)
 
 
 def _names_contain(vocab: Vocabulary, phrase: str) -> bool:
@@ -482,14 +509,34 @@ def _budget_item(q: str, vocab: Vocabulary) -> str | None:
     return best
 
 
+_LEAD_STOP = set("问出较看查下的和与跟比在是个些请列说告诉想知道了吗呢把对及或、 ")
+_PLACE_END = re.compile(r"省|市|县|区|州|旗")
+
+
+def _trim_lead(name: str) -> str:
+    """Drop words glued before the place name (列出青石县… -> 青石县…)."""
+    m = _PLACE_END.search(name)
+    if not m:
+        return name
+    start = max(0, m.start() - 2)
+    while start > 0 and name[start - 1] not in _LEAD_STOP and m.start() - start < 4:
+        start -= 1
+    while start < m.start() - 1 and name[start] in _LEAD_STOP:
+        start += 1
+    return name[start:]
+
+
 def _unknown_units(q: str, vocab: Vocabulary) -> list[str]:
     """Unit-like names in ``q`` that no unit of the index answers to."""
     out = []
     known = [key(u) for u in vocab.unit_region]
     for m in _UNIT_NAME_RE.finditer(q):
-        name = m.group(0)
-        if any(a in name for a in vocab.units if len(a) >= 3) or any(name in k for k in known):
+        full = m.group(0)
+        first_place = _PLACE_END.search(full)
+        tails = [full[i:] for i in range(first_place.start() if first_place else 1)]
+        if any(t in vocab.units or any(t in k for k in known) for t in tails):
             continue
+        name = _trim_lead(full)
         if name in vocab.regions or name.endswith(("地区", "市区", "县区", "城区")):
             continue
         out.append(name)
@@ -511,6 +558,10 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     )
     unknown = _unknown_units(q, vocab)
     text = _Text(q)
+    for name in unknown:  # an unknown name yields no known unit (无锡市教育局 is not 潢源县教育局)
+        i = text.s.find(name)
+        if i >= 0:
+            text.take(i, i + len(name))
     ents = _scan_entities(text, vocab)
     years = _scan_years(text)
     column = "half_year" if text.take_all(_HALF_RE) else "annual"
@@ -567,6 +618,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         text.take(raw.index(_alias_in(raw, item, vocab)), raw.index(_alias_in(raw, item, vocab))
                   + len(_alias_in(raw, item, vocab)))  # fmt: skip
     for pat in (
+        _POSITION_RE,
         _COUNT_RE,
         _WHICH_UNITS_RE,
         _WHICH_PROJECTS_RE,
@@ -576,7 +628,11 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         _SUM_RE,
     ):
         text.take_all(pat)
+    per_person = text.take_all(_PER_PERSON_RE) if standard else []
     concept, free = (None, False) if budget_kind else _concept_for(text, vocab)
+    if per_person and (concept is None or "标准" not in concept):
+        concept, free = "补助标准", True  # 多少钱一个人 -> the per-person subsidy standard
+    also = _also(text, vocab, concept)
     if (
         not budget_kind
         and not standard
@@ -585,7 +641,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         and (concept is None or concept_is_budget_word(concept) or free)
     ):
         budget_kind, concept, free = "total", None, False  # 监测中心预算 / 资金最少的项目
-    if function and concept in ("职能", "核心职能"):
+    if concept and "职能" in concept:
         concept, free = None, False
     filters = Filters(
         units=tuple(ents["units"]),
@@ -608,8 +664,10 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         aggregation=aggregation,
         top_k=top_k,
         unknown=tuple(unknown),
+        also=also,
     )
-    return _decide(base, raw, budget_kind, item, diff)
+    named = bool(free and concept and _names_contain(vocab, concept))
+    return _decide(base, raw, budget_kind, item, diff, named)
 
 
 def concept_is_budget_word(concept: str | None) -> bool:
@@ -634,7 +692,8 @@ def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
     return "indicators"
 
 
-def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False) -> Plan:
+def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False,
+            named: bool = False) -> Plan:  # fmt: skip
     """Pick the intent from cue words (``raw``: the question minus entities)."""
     f = p.filters
     if p.unknown:
@@ -702,6 +761,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="list_indicators")
     if p.concept and not p.concept_free:
         return replace(p, intent="list_indicators")
+    if p.concept and p.concept_free and named and _VALUE_RE.search(raw):
+        return replace(p, intent="unit_value")
     return _fallback(p, "未能确定问题类型")
 
 
@@ -737,7 +798,8 @@ def describe_plan(plan: Plan) -> str:
         )
         parts.append("对象：" + what + ("（半年计划执行数）" if plan.column == "half_year" else ""))
     elif plan.concept:
-        parts.append("对象：指标“" + plan.concept + "”" + ("（半年指标值）" if plan.column == "half_year" else ""))
+        also = "".join(f"+“{a}”" for a in plan.also)
+        parts.append("对象：指标“" + plan.concept + "”" + also + ("（半年指标值）" if plan.column == "half_year" else ""))
     if plan.condition:
         parts.append("条件：" + plan.condition.label())
     agg = {
