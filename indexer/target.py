@@ -39,7 +39,7 @@ import cn2an
 
 from indexer.model import Target
 from indexer.normalize import clean_cell, to_simplified
-from indexer.values.lexicon import STRONG_PREFIX_OPS, SUFFIX_OPS, WEAK_PREFIX_OPS
+from indexer.values.lexicon import STRONG_PREFIX_OPS, SUFFIX_OPS, WEAK_PREFIX_OPS, alternation
 from indexer.values.units import KNOWN_UNITS
 
 # ---------------------------------------------------------------------------
@@ -145,7 +145,7 @@ _MAX_UNIT_LEN = 6
 # range separator.
 _UNIT_TOKEN_RE = re.compile(r"[^\s\d,.;:!?、。；：！？()（）\[\]【】<>=≥≤~〜\-—–至到\"'“”]+")
 # Where a unit token stops being a unit: suffix operators and trailing fillers.
-_UNIT_CUT_RE = re.compile(r"及以上|及以下|以上|以下|以内|之内|内|左右|为宜|完成")
+_UNIT_CUT_RE = re.compile(alternation(SUFFIX_OPS) + r"|左右|为宜|完成")
 _UNIT_HINT_MAP = {"百分比": "%", "百分率": "%", "百分之": "%"}
 _PLACEHOLDER_RE = re.compile(r"[/\\\-—–]+")
 

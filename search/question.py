@@ -749,7 +749,7 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="which_projects", filters=replace(f, table="project"))
     if _LIST_RE.search(raw) and (has_topic or has_subject):
         return replace(p, intent="list_indicators")
-    if p.concept and (f.units or f.projects or f.function) and _VALUE_RE.search(raw):
+    if p.concept and (f.units or f.projects or f.function or p.also) and _VALUE_RE.search(raw):
         return replace(p, intent="unit_value")
     if p.concept and p.condition:
         return replace(p, intent="which_units")

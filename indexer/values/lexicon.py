@@ -36,6 +36,14 @@ QUESTION_EQUAL_WORDS: dict[str, str] = {"为": "=", "是": "=", "在": ""}
 QUESTION_PREFIX_OPS: dict[str, str] = {**PREFIX_OPS, **QUESTION_EQUAL_WORDS}
 RANGE_SUFFIX = "之间"
 
+# Phrases that are operators wherever they appear (a checker may flag an
+# operator without a number); 控制/不足/最高 also occur in ordinary wording.
+UNAMBIGUOUS_OPS: tuple[str, ...] = tuple(
+    w for w in (*STRONG_PREFIX_OPS, *SUFFIX_OPS)
+    if w[0] in "≥≤<>=" or w.startswith(("大于", "小于", "不低", "不少", "不小", "不高", "不超", "不大", "不多", "未超"))
+    or w.endswith(("以上", "以下", "以内"))
+)  # fmt: skip
+
 # What each operator means, in words (answers, README).
 OP_WORDS: dict[str, str] = {"≥": "不低于", ">": "高于", "≤": "不超过", "<": "低于", "=": "等于"}
 
@@ -62,6 +70,7 @@ __all__ = [
     "RANGE_SUFFIX",
     "STRONG_PREFIX_OPS",
     "SUFFIX_OPS",
+    "UNAMBIGUOUS_OPS",
     "WEAK_PREFIX_OPS",
     "alternation",
     "any_operator_pattern",
