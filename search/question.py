@@ -30,10 +30,16 @@ import cn2an
 from indexer.model import Document
 from indexer.normalize import key
 from indexer.values.compare import Condition, Verdict, check_target
-from indexer.values.lexicon import QUESTION_PREFIX_OPS, RANGE_SUFFIX, SUFFIX_OPS, alternation
+from indexer.values.lexicon import (
+    QUESTION_COMPARATIVES,
+    QUESTION_PREFIX_OPS,
+    RANGE_SUFFIX,
+    SUFFIX_OPS,
+    alternation,
+)
 from indexer.values.units import KNOWN_UNITS
 from indexer.vocab import FUNDING_KEYS
-from search.concepts import find_concept, is_stop_fragment, strip_stopwords
+from search.concepts import CONCEPTS, find_concept, is_stop_fragment, strip_stopwords
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +135,19 @@ class Vocabulary:
     max_len: int = 1
 
 
+def _bureau_shorts(core: str) -> set[str]:
+    """医疗保障局 -> 医保局, 政务服务数据管理局 -> 数据局, 卫生健康局 -> 卫健局."""
+    if not core.endswith("局") or len(core) < 5:
+        return set()
+    w = core[:-1].removesuffix("管理")
+    out = {w[-2:] + "局"}
+    if len(w) == 4:
+        out.add(w[0] + w[2] + "局")
+    return out
+
+
 def _abbreviate(core: str) -> set[str]:
-    out = {core}
+    out = {core} | _bureau_shorts(core)
     for full, shorts in _ABBREVIATIONS.items():
         if full in core:
             out |= {core.replace(full, s) for s in shorts}
@@ -334,14 +351,25 @@ _COND_RE = re.compile(
 def _num_unit(n: str, u: str | None) -> tuple[float | None, str | None]:
     if n.startswith("百分之"):
         return _cn_number(n[3:]), "%"
+    if n[-1] in "万亿" and len(n) > 1 and u in (None, "元"):  # 一百万 -> 100 万元
+        v = _cn_number(n[:-1])
+        return v, ("万元" if n[-1] == "万" else "亿元")
     v = _cn_number(n)
     if v is not None and u == "成":  # 九成 -> 90%
         return v * 10, "%"
     return v, u or None
 
 
+_COMPARATIVE_RE = re.compile(rf"比(?P<n1>{_NUM})(?P<u1>{_alt(_COND_UNITS)})?(?:要|还)?(?P<d>高|多|大|低|少|小)")
+
+
 def parse_condition(text: str) -> tuple[Condition | None, tuple[int, int] | None]:
     """The first numeric condition in ``text`` (a key-form string) and its span."""
+    m = _COMPARATIVE_RE.search(text)
+    if m:
+        n, u = _num_unit(m.group("n1"), m.group("u1"))
+        if n is not None:
+            return Condition(QUESTION_COMPARATIVES[m.group("d")], n, u, m.group(0)), m.span()
     for m in _COND_RE.finditer(text):
         pre, suf = m.group("pre") or "", m.group("suf") or ""
         n1, u1 = _num_unit(m.group("n1"), m.group("u1"))
@@ -381,19 +409,20 @@ _COUNT_RE = re.compile(
 _COMPARE_RE = re.compile(r"比较|对比|相比|比一比|有何不同|有什么不同|有何区别|有什么区别|差异|区别|哪个更|谁更|哪个高|哪个低|"
                          r"哪个多|哪个少|变化")  # fmt: skip
 _LIST_RE = re.compile(
-    r"有哪些|哪些指标|列出|列举|罗列|包括哪些|包含哪些|有什么|都有|清单|明细|设置了什么|设了什么|所有指标"
+    r"有哪些|哪些指标|列出|列举|罗列|包括哪些|包含哪些|有什么|都有|清单|明细|设置了什么|设了什么|所有指标|列一下|列下|"
+    r"列个|看看|看一下|有啥|都是啥"
 )
 _VALUE_RE = re.compile(r"多少|是什么|为何值|目标值|指标值|是否|有没有|吗|几")
 _TABLE_COUNT_RE = re.compile(
     r"(?:多少|几)(?:个|张|份)?(?P<kind>项目支出|项目|部门整体)?(?:支出)?(?:绩效)?(?:目标)?(?:申报|批复)?表"
 )
-_BUDGET_TOTAL_RE = re.compile(r"资金总额|预算总额|总预算|资金合计|总金额|经费总额|年度资金|预算资金|预算金额|预算数|资金规模|"
-                              r"多少钱|多少万元|资金是多少|预算是多少|总额")  # fmt: skip
+_BUDGET_TOTAL_RE = re.compile(r"收入预算合计|支出预算合计|收入合计|资金合计|资金总额|预算总额|总预算|资金合计|总金额|经费总额|年度资金|预算资金|预算金额|预算数|资金规模|"
+                              r"多少钱|多少万元|资金是多少|预算是多少|总额|收入预算|收入合计|支出预算合计")  # fmt: skip
 _BUDGET_WORD_RE = re.compile(r"资金|预算|支出|经费|拨款|金额|万元|多少钱|费用")
 _EXPENSE_LIST_RE = re.compile(r"支出(?:明细|构成|项目有哪些|有哪些|包括哪些|结构)|哪些支出")
 _SUM_RE = re.compile(r"合计|总共|一共|总和|加起来|累计|共计")
-_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位数|部门数")
-_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数")
+_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位数|部门数|(?:单位|部门)(?:有|共有|一共有)?(?:多少|几)")
+_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数|项目(?:有|共有|一共有)?(?:多少|几)")
 
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
@@ -459,7 +488,8 @@ def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
         for i in range(max(0, start - 5), start + 1):
             for j in range(end, min(len(text.s), end + 3) + 1):
                 frag = text.s[i:j]
-                if " " in frag or "的" in frag or len(frag) <= len(best) or frag == text.s[start:end]:
+                if (" " in frag or "的" in frag or len(frag) <= len(best) or frag == text.s[start:end]
+                        or frag.startswith(("单位", "部门", "项目", "哪", "有", "各"))):  # fmt: skip
                     continue
                 if _names_contain(vocab, frag):
                     best = frag
@@ -719,7 +749,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return plan
     if budget_kind:
         plan = replace(
-            p, intent="budget", budget=budget_kind, budget_item=item, aggregate=bool(_SUM_RE.search(raw))
+            p, intent="budget", budget=budget_kind, budget_item=item,
+            aggregate=bool(_SUM_RE.search(_BUDGET_TOTAL_RE.sub(" ", raw))),
         )
         if _WHICH_PROJECTS_RE.search(raw) and not f.table and not f.projects:
             plan = replace(plan, filters=replace(f, table="project"))  # 哪些项目的资金总额…
@@ -754,7 +785,10 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
     if p.concept and p.condition:
         return replace(p, intent="which_units")
     if p.concept and (f.units or f.projects or f.function):
-        return replace(p, intent="unit_value")
+        # no value cue: a category (满意度) is listed, a named indicator is looked up
+        category = not p.concept_free and bool(CONCEPTS[p.concept].categories)
+        asked_value = bool(re.search(r"目标|定的|定了|要求", raw))
+        return replace(p, intent="list_indicators" if category and not asked_value else "unit_value")
     if has_topic and has_subject:
         return replace(p, intent="list_indicators")
     if f.function:

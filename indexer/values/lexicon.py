@@ -35,6 +35,8 @@ SUFFIX_OPS: dict[str, str] = {
 QUESTION_EQUAL_WORDS: dict[str, str] = {"为": "=", "是": "=", "在": ""}
 QUESTION_PREFIX_OPS: dict[str, str] = {**PREFIX_OPS, **QUESTION_EQUAL_WORDS}
 RANGE_SUFFIX = "之间"
+# 比90%高 / 比20万元少: a comparative only questions use
+QUESTION_COMPARATIVES: dict[str, str] = {"高": ">", "多": ">", "大": ">", "低": "<", "少": "<", "小": "<"}
 
 # Phrases that are operators wherever they appear (a checker may flag an
 # operator without a number); 控制/不足/最高 also occur in ordinary wording.
@@ -65,6 +67,7 @@ def any_operator_pattern() -> str:
 __all__ = [
     "OP_WORDS",
     "PREFIX_OPS",
+    "QUESTION_COMPARATIVES",
     "QUESTION_EQUAL_WORDS",
     "QUESTION_PREFIX_OPS",
     "RANGE_SUFFIX",
