@@ -26,7 +26,7 @@ from indexer.normalize import key
 from indexer.values.compare import amount_satisfies, semantics_note
 from indexer.values.units import UNIT_FAMILIES
 from indexer.vocab import level1_category
-from search.concepts import CONCEPTS, ConceptMatcher, row_in_categories
+from search.concepts import CONCEPTS, ConceptMatcher, lexical_match, row_in_categories
 from search.question import (
     Plan,
     Verdict,
@@ -289,14 +289,20 @@ def _concept_ok(rg: RowGroup, plan: Plan, names: dict[str, str] | None) -> bool:
 
 
 def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None = None) -> list[RowGroup]:
-    """Rows in scope (filters, levels) that match the plan's concept."""
+    """Rows in scope (filters, levels) that match the plan's concept.
+
+    Lexical matching first; the embedding model is asked only when lexical
+    matching leaves a gap (no row in scope), so rows-only questions never load it."""
     scope = {id(t) for t in (tables if tables is not None else _scope_tables(ctx.catalog, plan))}
-    names = ctx.matcher.match(plan.concept, plan.concept_free) if plan.concept else None
-    return [
-        rg
-        for rg in ctx.catalog.rows
-        if id(rg.table) in scope and _level_ok(rg, plan) and _concept_ok(rg, plan, names) and _also_ok(rg, plan)
-    ]
+    scoped = [rg for rg in ctx.catalog.rows if id(rg.table) in scope and _level_ok(rg, plan) and _also_ok(rg, plan)]
+    if not plan.concept:
+        return scoped
+    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)}
+    found = [rg for rg in scoped if _concept_ok(rg, plan, lexical)]
+    if found:
+        return found
+    names = ctx.matcher.match(plan.concept, plan.concept_free)  # a gap: semantic matching
+    return [rg for rg in scoped if _concept_ok(rg, plan, names)]
 
 
 def _also_ok(rg: RowGroup, plan: Plan) -> bool:
@@ -525,7 +531,7 @@ def _which_projects(plan: Plan, ctx: QAContext) -> Answer:
     split = split_rows(rows, plan)
     projects = list(_uniq(r.table.project for r in split.ok))
     if plan.concept and not plan.condition:  # a project named after the concept counts too
-        named = ctx.matcher.match(plan.concept, plan.concept_free)
+        named = {k for t in tables if lexical_match(plan.concept, plan.concept_free, k := key(t.project))}
         projects += [t.project for t in tables if key(t.project) in named and t.project not in projects]
     if not rows and not projects:
         return make_answer(plan, _not_found(plan, scope), units=(), projects=())
@@ -570,6 +576,9 @@ def _list_indicators(plan: Plan, ctx: QAContext) -> Answer:
 
 def _unit_value(plan: Plan, ctx: QAContext) -> Answer:
     rows = select_rows(ctx, plan)
+    if plan.want_family:  # 培训多少人: the value counted in people
+        people = [r for r in rows if UNIT_FAMILIES.get(r.target(plan.column).unit or "", ("",))[0] == plan.want_family]
+        rows = people or rows
     if not rows:
         return make_answer(plan, _not_found(plan, _scope(plan)))
     col = "半年指标值" if plan.column == "half_year" else "指标值"
@@ -956,8 +965,12 @@ def _difference(plan: Plan, ctx: QAContext) -> Answer:
 
         d = round(a - b, 2)
         rel = "多" if d > 0 else "少" if d < 0 else "相同，差"
-        text = (f"{a_name}{yr(a_t)}{item}{_wan(a)}，{b_name}{yr(b_t)}{item}{_wan(b)}，"
-                f"{a_name}比{b_name}{rel}{_wan(abs(d))}。")  # fmt: skip
+        text = f"{a_name}{yr(a_t)}{item}{_wan(a)}，{b_name}{yr(b_t)}{item}{_wan(b)}，"
+        if plan.aggregation == "abs":  # 相差多少: no direction asked
+            d = abs(d)
+            text += f"两者相差{_wan(d)}（{a_name if a >= b else b_name}较多）。"
+        else:
+            text += f"{a_name}比{b_name}{rel}{_wan(abs(d))}。"
         return make_answer(plan, text, units=[t.unit for t in a_t + b_t], projects=(), tables=a_t + b_t,
                            value=d, item=item)  # fmt: skip
     # indicator values

@@ -92,6 +92,7 @@ class Plan:
     rank_over: str | None = None  # rank: units | projects | indicators
     unknown: tuple[str, ...] = ()  # names asked about that the index does not hold
     also: tuple[str, ...] = ()  # free concept: further words every matching name contains
+    want_family: str | None = None  # 多少人 -> "person": prefer values counted in people
     note: str = ""  # why the parser fell back, or other remarks
 
     def to_json(self) -> dict[str, Any]:
@@ -427,6 +428,7 @@ _COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
 _FUNCTIONS_RE = re.compile(r"核心职能|主要职能|职能")
+_UNIT_WORD_RE = re.compile(r"单位|部门")  # "which unit" words, not indicator content
 _POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下")
 # superlatives and rankings: taken before the condition (最少 is not "≥" here)
 _NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
@@ -457,12 +459,26 @@ _ENGLISH: dict[str, str] = {
     "compare": "比较", "highest": "最高", "max": "最高", "maximum": "最高", "largest": "最大", "biggest": "最大",
     "lowest": "最低", "min": "最低", "minimum": "最低", "smallest": "最小", "list": "列出", "count": "几个",
     "parents": "家长", "parent": "家长", "students": "学生", "student": "学生", "teachers": "教师",
-    "teacher": "教师", "school": "学校", "schools": "学校", "above": "以上", "below": "以下",
-    "at least": "不低于", "at most": "不超过", "more than": "超过", "less than": "低于", "in": "", "of": "的",
+    "teacher": "教师", "school": "学校", "schools": "学校", "above": "高于", "below": "低于",
+    "at least": "不低于", "at most": "不超过", "more than": "超过", "less than": "低于", "vs": "对比",
+    "by": "", "does": "", "have": "", "has": "", "in": "", "of": "的",
     "the": "", "what": "什么", "is": "是", "are": "是", "which": "哪些", "what's": "什么",
 }  # fmt: skip
 _ENGLISH_RE = re.compile(r"(?<![a-z])(" + "|".join(re.escape(w) for w in sorted(_ENGLISH, key=len, reverse=True))
                          + r")(?![a-z])", re.IGNORECASE)  # fmt: skip
+
+
+# typos budget staff make (homophones of question words and domain words)
+_TYPOS: dict[str, str] = {
+    "哪写": "哪些", "有那些": "有哪些", "那些单位": "哪些单位", "那个单位": "哪个单位", "那些项目": "哪些项目",
+    "那个项目": "哪个项目", "那几个": "哪几个", "那家": "哪家", "执型率": "执行率", "执行律": "执行率",
+    "满意渡": "满意度", "满义度": "满意度", "监侧": "监测", "预箅": "预算", "资余": "资金", "电教舘": "电教馆",
+}  # fmt: skip
+_TYPO_RE = re.compile("|".join(re.escape(w) for w in sorted(_TYPOS, key=len, reverse=True)))
+
+
+def fix_typos(question: str) -> str:
+    return _TYPO_RE.sub(lambda m: _TYPOS[m.group(0)], question)
 
 
 def translate_english(question: str) -> str:
@@ -573,6 +589,31 @@ def _unknown_units(q: str, vocab: Vocabulary) -> list[str]:
     return out
 
 
+_PROJECT_NAME_RE = re.compile(r"(?:“(?P<q>[^”]{2,20})”|(?P<w>[\u4e00-\u9fff]{4,12}?))项目(?!支出|表|绩效)")
+_NOT_A_NAME_RE = re.compile(r"哪|什么|几|多少|所有|全部|各|的|有|是|最|前|和|与|个|这|那|该|其他|支出|绩效|年|月|季度")
+
+
+def _unknown_projects(q: str, vocab: Vocabulary) -> list[str]:
+    """Project names in ``q`` (智慧食堂项目) that no table, expense line or indicator has."""
+    out = []
+    for m in _PROJECT_NAME_RE.finditer(q):
+        name = m.group("q") or m.group("w")
+        if not m.group("q"):
+            name = re.sub(r"^.*?(?:的|了|和|与|及|看|查|问)", "", name)
+        if len(name) < 4 or _NOT_A_NAME_RE.search(name):
+            continue
+        if (
+            any(name in a or a in name for a in vocab.projects)
+            or any(name in e for e in vocab.expenses)
+            or _names_contain(vocab, name)
+            or any(name in key(u) for u in vocab.unit_region)
+            or any(a in name for a in [*vocab.units, *vocab.regions] if len(a) >= 2)
+        ):
+            continue
+        out.append(name + "项目")
+    return out
+
+
 def _scan_function(text: _Text) -> str | None:
     m = _FUNCTION_NO_RE.search(text.s)
     if not m:
@@ -583,10 +624,10 @@ def _scan_function(text: _Text) -> str | None:
 
 def parse_question(question: str, vocab: Vocabulary) -> Plan:
     """Turn ``question`` into a :class:`Plan` (see the module docstring)."""
-    q = key(translate_english(question)).translate(
+    q = key(fix_typos(translate_english(question))).translate(
         str.maketrans({"≧": "≥", "≦": "≤", "?": " ", "。": " ", "!": " "})
     )
-    unknown = _unknown_units(q, vocab)
+    unknown = _unknown_units(q, vocab) + _unknown_projects(q, vocab)
     text = _Text(q)
     for name in unknown:  # an unknown name yields no known unit (无锡市教育局 is not 潢源县教育局)
         i = text.s.find(name)
@@ -624,8 +665,10 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         if top:
             aggregation = "top" if aggregation == "max" else "min"
         text.take(*sup.span())
-    diff = bool(_DIFF_RE.search(text.s)) and not aggregation
-    if diff:
+    diff_m = None if aggregation else _DIFF_RE.search(text.s)
+    diff = diff_m is not None
+    if diff_m is not None:
+        aggregation = "signed" if diff_m.group(0)[0] in "多少高低贵便" else "abs"
         text.take_all(_DIFF_RE)
     cond, span = parse_condition(text.s)
     if span:
@@ -648,6 +691,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         text.take(raw.index(_alias_in(raw, item, vocab)), raw.index(_alias_in(raw, item, vocab))
                   + len(_alias_in(raw, item, vocab)))  # fmt: skip
     for pat in (
+        _UNIT_WORD_RE,
         _POSITION_RE,
         _COUNT_RE,
         _WHICH_UNITS_RE,
@@ -695,6 +739,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         top_k=top_k,
         unknown=tuple(unknown),
         also=also,
+        want_family="person" if re.search(r"多少人|几个人|多少名|几人|多少个人|多少位", q) else None,
     )
     named = bool(free and concept and _names_contain(vocab, concept))
     return _decide(base, raw, budget_kind, item, diff, named)
@@ -787,7 +832,7 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
     if p.concept and (f.units or f.projects or f.function):
         # no value cue: a category (满意度) is listed, a named indicator is looked up
         category = not p.concept_free and bool(CONCEPTS[p.concept].categories)
-        asked_value = bool(re.search(r"目标|定的|定了|要求", raw))
+        asked_value = bool(re.search(r"目标|定的|定了|要求|上限|下限", raw))
         return replace(p, intent="list_indicators" if category and not asked_value else "unit_value")
     if has_topic and has_subject:
         return replace(p, intent="list_indicators")
