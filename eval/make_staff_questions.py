@@ -318,12 +318,54 @@ CASES: list[tuple[str, str, dict, list[str]]] = [
     ]),
 ]
 
+# Written afterwards as a held-out check (one phrasing each), then kept in the set.
+SINGLES: list[tuple[str, dict, str]] = [
+    ('count', {"value": 3}, '电教馆2024年满意度指标有几个'),
+    ('unit_value', {"value": "98%"}, '装备办师生满意度多少'),
+    ('unit_value', {"value": "90%"}, '装备办上半年师生满意度'),
+    ('which_projects', {"projects": ["高考入学政府资助区配套", "教育考试考务经费", "学前教育资助", "其他资金", "义务教育生活补助区配套", "高中教育助学金区配套"]}, '哪些项目的满意度是95%'),
+    ('which_units', {"units": ["苏州市教育装备与勤工俭学管理办公室", "潢源县教育局"]}, '满意度要求达到98%的单位'),
+    ('unit_value', {"value": "=45%", "answer_contains": ["满足"]}, '电教馆上半年预算执行率是不是45%'),
+    ('list_indicators', {"answer_contains": ["共有18条"]}, '监测中心有哪些履职指标'),
+    ('budget', {"value": 14}, '经开区招商引资工作经费多少钱'),
+    ('budget', {"value": 14}, '招商引资项目的资金'),
+    ('budget', {"value": 90}, '学前教育资助项目预算'),
+    ('budget', {"value": 86.5}, '临江的项目资金总额'),
+    ('budget', {"value": 150}, '花莲卫生局设备购置项目多少钱'),
+    ('budget', {"value": 1260.4}, '青石财政局资金总额'),
+    ('budget', {"value": 60}, '青石县财政局预算绩效管理专项资金'),
+    ('rank', {"units": ["赣州经济技术开发区教体服务中心"]}, '哪个单位的项目最多'),
+    ('rank', {"projects": ["教师培训费"], "value": 294.65}, '经开区资金排第二的项目'),
+    ('rank', {"projects": ["城乡居民基本医疗保险参保补助", "其他资金", "政务云数据中心运维项目"]}, '资金最多的三个项目'),
+    ('difference', {"value": -5865.11}, '电教馆比装备办少多少钱'),
+    ('compare', {"value": 2190.36}, '监测中心和电教馆哪个钱多'),
+    ('list_indicators', {"answer_contains": ["共有11条"]}, '潢源职能1有哪些指标'),
+    ('unit_value', {"value": "≥90%"}, '潢源教师满意度'),
+    ('which_projects', {"projects": ["教育考试考务经费", "教师培训费", "其他资金", "城乡居民基本医疗保险参保补助", "政务云数据中心运维项目"]}, 'which projects cost more than 100万'),
+    ('budget', {"projects": ["高中教育助学金区配套", "高考入学政府资助区配套"]}, '项目资金 less than 10万 which projects'),
+    ('budget', {"value": 9.24}, '监测中心的职工伙食经费'),
+    ('budget', {"value": 30}, '电教馆安保经费半年'),
+    ('budget', {"value": 500}, '装备办中职免学费及助学金多少'),
+    ('budget', {"answer_contains": ["中职免学费及助学金500万元"]}, '装备办的支出明细'),
+    ('not_in_index', {"answer_contains": ["成都市教育局"]}, '成都市教育局的资金总额'),
+    ('list_indicators', {"answer_contains": ["共有3条"]}, '苏州市电教馆满意度'),
+    ('unit_value', {"value": "≥85%", "answer_contains": ["不满足"]}, '监测中心满意度是不是达到90%'),
+    ('which_projects', {"projects": []}, '有没有项目的满意度低于90%'),
+    ('rank', {"projects": ["高考入学政府资助区配套", "教育考试考务经费", "学前教育资助", "其他资金", "义务教育生活补助区配套", "高中教育助学金区配套"], "value": 95}, '满意度目标最高的项目'),
+    ('budget', {"value": 196}, '电教馆的中心机房运维多少钱'),
+    ('unit_value', {"value": "≤300 万元"}, '经开区教师培训费的成本'),
+    ('which_units', {"units": ["赣州经济技术开发区教体服务中心", "临江市教育局", "云溪县医疗保障局", "梅岭县政务服务数据管理局"]}, '有哪些单位设了成本指标'),
+    ('which_units', {"units": ["潢源县教育局"]}, '满意度为100%的单位'),
+]
+
 
 def main() -> None:
     out = []
     for prefix, intent, expect, phrasings in CASES:
         for i, q in enumerate(phrasings, 1):
             out.append({"id": f"{prefix}-{i}", "question": q, "intent": intent, "expect": expect})
+    for i, (intent, expect, q) in enumerate(SINGLES, 1):
+        out.append({"id": f"held-{i}", "question": q, "intent": intent, "expect": expect})
     path = Path(__file__).resolve().parent / "questions_staff.jsonl"
     path.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in out), encoding="utf-8")
     print(f"{len(out)} 个问题 -> {path}")

@@ -811,19 +811,44 @@ def _amount_item(plan: Plan) -> str:
 
 
 def _pick(ranked: list[tuple[Any, float]], plan: Plan) -> list[tuple[Any, float]]:
-    """The first ``top_k`` entries, ties with the last one included."""
-    k = plan.top_k if plan.aggregation == "top" else 1
+    """The first ``top_k`` entries (``nth``: the k-th one), ties included."""
+    k = max(1, plan.top_k)
     if not ranked:
         return []
+    if plan.aggregation == "nth":
+        if k > len(ranked):
+            return []
+        return [x for x in ranked if x[1] == ranked[k - 1][1]]
     cut = ranked[min(k, len(ranked)) - 1][1]
     return [x for i, x in enumerate(ranked) if i < k or x[1] == cut]
 
 
 def _order_word(plan: Plan) -> str:
-    return {"max": "最高", "min": "最低", "top": f"排前{plan.top_k}"}.get(plan.aggregation, "")
+    if plan.aggregation == "nth":
+        return f"排第{plan.top_k}"
+    if plan.top_k > 1:
+        return ("最高的前" if plan.aggregation != "min" else "最低的前") + str(plan.top_k)
+    return {"max": "最高", "min": "最低", "top": "最高"}.get(plan.aggregation, "")
+
+
+def _rank_project_counts(plan: Plan, ctx: QAContext) -> Answer:
+    tables = [t for t in _scope_tables(ctx.catalog, replace(plan, filters=replace(plan.filters, table=None)))
+              if t.kind == "project"]  # fmt: skip
+    counts = [(u, sum(1 for t in tables if t.unit == u)) for u in _uniq(t.unit for t in tables)]
+    desc = plan.aggregation != "min"
+    ranked = sorted(counts, key=lambda x: -x[1] if desc else x[1])
+    picked = _pick([(u, float(n)) for u, n in ranked], plan)
+    if not picked:
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有项目支出表。", units=())
+    head = "、".join(f"{u}（{int(n)}个项目）" for u, n in picked)
+    text = f"项目支出表{_order_word(plan)}的单位是{head}。各单位项目数：" + "、".join(f"{u}{n}个" for u, n in ranked) + "。"
+    mine = [t for t in tables if t.unit in {u for u, _ in picked}]
+    return make_answer(plan, text, units=[u for u, _ in picked], projects=(), tables=mine, value=int(picked[0][1]))
 
 
 def _rank(plan: Plan, ctx: QAContext) -> Answer:
+    if plan.budget == "table_count":
+        return _rank_project_counts(plan, ctx)
     if plan.budget:
         return _rank_budget(plan, ctx)
     return _rank_rows(plan, ctx)

@@ -134,6 +134,7 @@ class Vocabulary:
     unit_region: dict[str, str]
     names: frozenset[str]  # keys of all indicator names (free-phrase check)
     max_len: int = 1
+    expense_units: dict[str, frozenset[str]] = field(default_factory=dict)  # expense line -> units
 
 
 def _bureau_shorts(core: str) -> set[str]:
@@ -196,6 +197,11 @@ def _project_aliases(project: str) -> set[str]:
         if p.endswith(suffix) and len(p) - len(suffix) >= 4:
             out.add(p[: -len(suffix)])
     out |= {a.replace("教育", "") for a in out if "教育" in a and len(a) - 2 >= 4}  # 高中助学金
+    for suffix in ("工作经费", "专项经费", "经费", "资金", "区配套", "配套", "专项"):
+        if p.endswith(suffix) and len(p) - len(suffix) >= 4:
+            out.add(p[: -len(suffix)] + "项目")  # 招商引资项目
+    if len(p) >= 8 and not p.endswith("项目"):
+        out.add(p[-4:] + "项目")  # 社区卫生服务中心设备购置 -> 设备购置项目
     return out
 
 
@@ -209,6 +215,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
     regions: dict[str, str] = {}
     projects: dict[str, tuple[str, ...]] = {}
     expenses: dict[str, str] = {}
+    expense_units: dict[str, frozenset[str]] = {}
     unit_region: dict[str, str] = {}
     names: set[str] = set()
     for doc in docs:
@@ -226,6 +233,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
                     _add(projects, a, t.project)
             for e in t.expenses:
                 expenses.setdefault(key(e.name), e.name)
+                expense_units[e.name] = expense_units.get(e.name, frozenset()) | {unit}
                 short = re.sub(r"[（(].*?[）)]$", "", key(e.name))
                 if len(short) >= 3:
                     expenses.setdefault(short, e.name)
@@ -244,6 +252,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
         unit_region=unit_region,
         names=frozenset(names),
         max_len=max((len(a) for a in all_aliases), default=1),
+        expense_units=expense_units,
     )
 
 
@@ -403,7 +412,7 @@ _OPEN_RE = re.compile(r"如何|怎么|怎样|为什么|为何|建议|起草|撰�
 _WHICH_UNITS_RE = re.compile(
     r"哪些单位|哪个单位|哪几个单位|哪家|哪些部门|哪个部门|哪几家|单位有哪些|部门有哪些|哪些地区|谁|的单位\s*$|单位是哪些"
 )
-_WHICH_PROJECTS_RE = re.compile(r"哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
+_WHICH_PROJECTS_RE = re.compile(r"有没有项目|是否有项目|有项目|哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
 _COUNT_RE = re.compile(
     r"多少个|多少家|多少项|多少条|多少张|几个|几家|几项|几条|几张|数量是多少|共有多少|有多少"
 )
@@ -413,7 +422,7 @@ _LIST_RE = re.compile(
     r"有哪些|哪些指标|列出|列举|罗列|包括哪些|包含哪些|有什么|都有|清单|明细|设置了什么|设了什么|所有指标|列一下|列下|"
     r"列个|看看|看一下|有啥|都是啥"
 )
-_VALUE_RE = re.compile(r"多少|是什么|为何值|目标值|指标值|是否|有没有|吗|几")
+_VALUE_RE = re.compile(r"多少|是什么|为何值|目标值|指标值|是否|有没有|吗|几|是不是|达没达到|够不够|达标没|定的啥|是啥")
 _TABLE_COUNT_RE = re.compile(
     r"(?:多少|几)(?:个|张|份)?(?P<kind>项目支出|项目|部门整体)?(?:支出)?(?:绩效)?(?:目标)?(?:申报|批复)?表"
 )
@@ -433,6 +442,8 @@ _POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下
 # superlatives and rankings: taken before the condition (最少 is not "≥" here)
 _NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
 _SUPER_RE = re.compile(rf"最(?P<d>高|多|大|贵|低|少|小|便宜){_NOT_NUM}|(?:排名?|排在)?第一(?:名|位)?|倒数第一")
+_NTH_RE = re.compile(r"(?:排名?|排在)?第(?P<k>\d+|[二两三四五六七八九十])(?:名|位|多)?")
+_K_ITEMS_RE = re.compile(r"(?<![第前])(?P<k>\d+|[两二三四五六七八九十])(?:个|名|家|项)(?=项目|单位|部门|指标|$|\s)")
 _TOP_RE = re.compile(r"(?P<last>倒数|后)?(?:排名?|排在)?前(?P<k>\d+|[一二两三四五六七八九十])(?:名|位|个|项|家)?"
                      r"|top\s*(?P<k2>\d+)")  # fmt: skip
 _MAX_DIR = "高多大贵"
@@ -546,12 +557,36 @@ def _names_contain(vocab: Vocabulary, phrase: str) -> bool:
     return any(phrase in n for n in vocab.names)
 
 
-def _budget_item(q: str, vocab: Vocabulary) -> str | None:
-    """The longest expense line / funding label named in ``q``."""
+_MONEY_CUE_RE = re.compile(r"钱|经费|费用|预算|资金|万元|金额|支出")
+
+
+def _budget_item(q: str, vocab: Vocabulary, units: Iterable[str] = ()) -> str | None:
+    """The longest expense line / funding label named in ``q``; with a money cue,
+    also the line sharing the longest run (≥4 characters) with ``q`` (中心机房运维)."""
     best, best_len = None, 0
     for alias, name in vocab.expenses.items():
         if len(alias) >= 2 and alias in q and len(alias) > best_len:
             best, best_len = name, len(alias)
+    units = set(units)
+    if best is not None or not _MONEY_CUE_RE.search(q) or not units:
+        return best
+    for alias, name in vocab.expenses.items():
+        if not units & vocab.expense_units.get(name, frozenset()):
+            continue  # a loose match only among the named units' own lines
+        n = _common_run(alias, q)
+        if n >= 4 and n > best_len:
+            best, best_len = name, n
+    return best
+
+
+def _common_run(a: str, b: str) -> int:
+    """Length of the longest common substring of ``a`` and ``b`` (spaces never match)."""
+    best = 0
+    for i in range(len(b)):
+        for j in range(i + best + 1, len(b) + 1):
+            if " " in b[i:j] or b[i:j] not in a:
+                break
+            best = j - i
     return best
 
 
@@ -665,16 +700,26 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         if top:
             aggregation = "top" if aggregation == "max" else "min"
         text.take(*sup.span())
+        k_items = _K_ITEMS_RE.search(text.s)
+        if k_items and not top:  # 资金最多的三个项目
+            top_k = _small_int(k_items.group("k"))
+            aggregation = "top" if aggregation == "max" else "min"
+            text.take(*k_items.span())
+    nth = None if aggregation else _NTH_RE.search(text.s)
+    if nth:  # 排第二
+        aggregation, top_k = "nth", _small_int(nth.group("k"))
+        text.take(*nth.span())
     diff_m = None if aggregation else _DIFF_RE.search(text.s)
     diff = diff_m is not None
     if diff_m is not None:
         aggregation = "signed" if diff_m.group(0)[0] in "多少高低贵便" else "abs"
         text.take_all(_DIFF_RE)
+    value_cue = bool(_VALUE_RE.search(text.s))  # 是不是45%: the cue overlaps the condition
     cond, span = parse_condition(text.s)
     if span:
         text.take(*span)
     raw = text.s  # cue words are read from what is left
-    item = _budget_item(raw, vocab)
+    item = _budget_item(raw, vocab, ents["units"])
     standard = bool(_STANDARD_RE.search(raw)) and not re.search(r"资金总额|预算总额|总预算", raw)
     budget_kind = None
     if table_count:
@@ -688,8 +733,9 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     elif item and not cond:
         budget_kind = "funding" if key(item) in FUNDING_KEYS else "expense"
     if budget_kind in ("expense", "funding") and item:
-        text.take(raw.index(_alias_in(raw, item, vocab)), raw.index(_alias_in(raw, item, vocab))
-                  + len(_alias_in(raw, item, vocab)))  # fmt: skip
+        written = _alias_in(raw, item, vocab)
+        if written in raw:
+            text.take(raw.index(written), raw.index(written) + len(written))
     for pat in (
         _UNIT_WORD_RE,
         _POSITION_RE,
@@ -710,13 +756,20 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     if (
         not budget_kind
         and not standard
-        and (aggregation or diff or concept is None or concept_is_budget_word(concept))
         and _BUDGET_BARE_RE.search(raw)
-        and (concept is None or concept_is_budget_word(concept) or free)
+        and (
+            concept is None
+            or concept_is_budget_word(concept)
+            or (free and (bool(aggregation) or diff or not _names_contain(vocab, concept)))
+        )
     ):
         budget_kind, concept, free = "total", None, False  # 监测中心预算 / 资金最少的项目
     if concept and "职能" in concept:
         concept, free = None, False
+    if ents["regions"] and not ents["units"]:  # 潢源 -> 潢源县教育局 when it is the region's only unit
+        owners = [u for u, r in vocab.unit_region.items() if r in ents["regions"]]
+        if len(owners) == 1:
+            ents["units"], ents["regions"] = owners, []
     filters = Filters(
         units=tuple(ents["units"]),
         years=tuple(years),
@@ -742,7 +795,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         want_family="person" if re.search(r"多少人|几个人|多少名|几人|多少个人|多少位", q) else None,
     )
     named = bool(free and concept and _names_contain(vocab, concept))
-    return _decide(base, raw, budget_kind, item, diff, named)
+    return _decide(base, raw, budget_kind, item, diff, named, value_cue)
 
 
 def concept_is_budget_word(concept: str | None) -> bool:
@@ -750,8 +803,13 @@ def concept_is_budget_word(concept: str | None) -> bool:
 
 
 def _alias_in(raw: str, item: str, vocab: Vocabulary) -> str:
-    """The alias of expense line ``item`` as written in ``raw``."""
-    return max((a for a, n in vocab.expenses.items() if n == item and a in raw), key=len, default=key(item))
+    """The alias of expense line ``item`` as written in ``raw`` (or the run it shares with it)."""
+    exact = [a for a, n in vocab.expenses.items() if n == item and a in raw]
+    if exact:
+        return max(exact, key=len)
+    k = key(item)
+    n = _common_run(k, raw)
+    return next((raw[i : i + n] for i in range(len(raw) - n + 1) if raw[i : i + n] in k), k)
 
 
 def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
@@ -768,7 +826,7 @@ def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
 
 
 def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False,
-            named: bool = False) -> Plan:  # fmt: skip
+            named: bool = False, value_cue: bool = False) -> Plan:  # fmt: skip
     """Pick the intent from cue words (``raw``: the question minus entities)."""
     f = p.filters
     if p.unknown:
@@ -785,7 +843,10 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="difference", budget=budget_kind or None,
                        budget_item=item if budget_kind in ("expense", "funding") else None,
                        compare_by=compare_by)  # fmt: skip
-    if p.aggregation in ("max", "min", "top") and (budget_kind in ("total", "expense", "funding") or has_topic):
+    if (p.aggregation in ("max", "min", "top", "nth") and not budget_kind and not has_topic
+            and _OVER_PROJECTS_RE.search(raw) and re.search(r"单位|部门|哪家|谁", raw)):  # fmt: skip
+        return replace(p, intent="rank", rank_over="units", budget="table_count")  # 哪个单位的项目最多
+    if p.aggregation in ("max", "min", "top", "nth") and (budget_kind in ("total", "expense", "funding") or has_topic):
         over = _rank_over(raw, p, budget_kind)
         plan = replace(p, intent="rank", rank_over=over, budget=budget_kind,
                        budget_item=item if budget_kind in ("expense", "funding") else None)  # fmt: skip
@@ -825,7 +886,7 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="which_projects", filters=replace(f, table="project"))
     if _LIST_RE.search(raw) and (has_topic or has_subject):
         return replace(p, intent="list_indicators")
-    if p.concept and (f.units or f.projects or f.function or p.also) and _VALUE_RE.search(raw):
+    if p.concept and (f.units or f.projects or f.function or p.also) and (value_cue or _VALUE_RE.search(raw)):
         return replace(p, intent="unit_value")
     if p.concept and p.condition:
         return replace(p, intent="which_units")
@@ -833,7 +894,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         # no value cue: a category (满意度) is listed, a named indicator is looked up
         category = not p.concept_free and bool(CONCEPTS[p.concept].categories)
         asked_value = bool(re.search(r"目标|定的|定了|要求|上限|下限", raw))
-        return replace(p, intent="list_indicators" if category and not asked_value else "unit_value")
+        listing = category and not asked_value and not f.projects
+        return replace(p, intent="list_indicators" if listing else "unit_value")
     if has_topic and has_subject:
         return replace(p, intent="list_indicators")
     if f.function:
