@@ -846,9 +846,33 @@ def _rank_project_counts(plan: Plan, ctx: QAContext) -> Answer:
     return make_answer(plan, text, units=[u for u, _ in picked], projects=(), tables=mine, value=int(picked[0][1]))
 
 
+def _rank_row_counts(plan: Plan, ctx: QAContext) -> Answer:
+    rows = select_rows(ctx, plan)
+    over = plan.rank_over if plan.rank_over in ("units", "projects") else "units"
+    keyf = (lambda rg: rg.table.unit) if over == "units" else (lambda rg: rg.table.project)
+    label = _label(plan) or "指标"
+    counts = [(k, sum(1 for r in rows if keyf(r) == k)) for k in _uniq(keyf(r) for r in rows)]
+    desc = plan.aggregation != "min"
+    ranked = sorted(counts, key=lambda x: -x[1] if desc else x[1])
+    picked = _pick([(k, float(n)) for k, n in ranked], plan)
+    if not picked:
+        return make_answer(plan, _not_found(plan, _scope(plan)), units=())
+    noun = "单位" if over == "units" else "项目"
+    word = "最多" if desc else "最少"
+    head = "、".join(f"{k}（{int(n)}条）" for k, n in picked)
+    text = f"{_scope(plan)}{label}指标{word}的{noun}是{head}。各{noun}条数：" + "、".join(f"{k}{n}条" for k, n in ranked) + "。"
+    names = {k for k, _ in picked}
+    support = [r for r in rows if keyf(r) in names]
+    return make_answer(plan, text, support, units=[k for k, _ in picked] if over == "units" else None,
+                       projects=[k for k, _ in picked] if over == "projects" else None,
+                       value=int(picked[0][1]))  # fmt: skip
+
+
 def _rank(plan: Plan, ctx: QAContext) -> Answer:
-    if plan.budget == "table_count":
+    if plan.rank_by == "projects":
         return _rank_project_counts(plan, ctx)
+    if plan.rank_by == "rows":
+        return _rank_row_counts(plan, ctx)
     if plan.budget:
         return _rank_budget(plan, ctx)
     return _rank_rows(plan, ctx)

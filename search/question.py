@@ -90,6 +90,7 @@ class Plan:
     aggregation: str = ""  # rank: max | min | top;  functions: list | count
     top_k: int = 1  # rank: how many to name
     rank_over: str | None = None  # rank: units | projects | indicators
+    rank_by: str = "value"  # rank: value (amount or target number) | rows (how many indicators) | projects
     unknown: tuple[str, ...] = ()  # names asked about that the index does not hold
     also: tuple[str, ...] = ()  # free concept: further words every matching name contains
     want_family: str | None = None  # 多少人 -> "person": prefer values counted in people
@@ -412,7 +413,7 @@ _OPEN_RE = re.compile(r"如何|怎么|怎样|为什么|为何|建议|起草|撰�
 _WHICH_UNITS_RE = re.compile(
     r"哪些单位|哪个单位|哪几个单位|哪家|哪些部门|哪个部门|哪几家|单位有哪些|部门有哪些|哪些地区|谁|的单位\s*$|单位是哪些"
 )
-_WHICH_PROJECTS_RE = re.compile(r"有没有项目|是否有项目|有项目|哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
+_WHICH_PROJECTS_RE = re.compile(r"项目叫什么|项目名称|什么项目|项目是什么|有没有项目|是否有项目|有项目|哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
 _COUNT_RE = re.compile(
     r"多少个|多少家|多少项|多少条|多少张|几个|几家|几项|几条|几张|数量是多少|共有多少|有多少"
 )
@@ -503,10 +504,13 @@ def _small_int(s: str) -> int:
     return int(s) if s.isdigit() else int(cn2an.cn2an(s.replace("两", "二"), "smart"))
 
 
+_SPLIT_RE = re.compile(r"[\d.%]+|是|为|叫")
+
+
 def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
     """(concept, is_free) from the unconsumed text."""
     found = find_concept(text.s)
-    fragments = [f for f in strip_stopwords(text.s) if not is_stop_fragment(f)]
+    fragments = [p for f in strip_stopwords(text.s) for p in _SPLIT_RE.split(f) if not is_stop_fragment(p)]
     if found is not None:
         cid, start, end = found
         # a more specific phrase around the lexicon word that names real
@@ -795,7 +799,8 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         want_family="person" if re.search(r"多少人|几个人|多少名|几人|多少个人|多少位", q) else None,
     )
     named = bool(free and concept and _names_contain(vocab, concept))
-    return _decide(base, raw, budget_kind, item, diff, named, value_cue)
+    by_count = bool(sup and sup.group("d") in ("多", "少"))  # 指标最多: how many, not how high
+    return _decide(base, raw, budget_kind, item, diff, named, value_cue, by_count)
 
 
 def concept_is_budget_word(concept: str | None) -> bool:
@@ -826,7 +831,7 @@ def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
 
 
 def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False,
-            named: bool = False, value_cue: bool = False) -> Plan:  # fmt: skip
+            named: bool = False, value_cue: bool = False, by_count: bool = False) -> Plan:  # fmt: skip
     """Pick the intent from cue words (``raw``: the question minus entities)."""
     f = p.filters
     if p.unknown:
@@ -845,7 +850,9 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
                        compare_by=compare_by)  # fmt: skip
     if (p.aggregation in ("max", "min", "top", "nth") and not budget_kind and not has_topic
             and _OVER_PROJECTS_RE.search(raw) and re.search(r"单位|部门|哪家|谁", raw)):  # fmt: skip
-        return replace(p, intent="rank", rank_over="units", budget="table_count")  # 哪个单位的项目最多
+        return replace(p, intent="rank", rank_over="units", rank_by="projects")  # 哪个单位的项目最多
+    if by_count and p.concept and re.search(r"指标(?:数|个数|数量|条数)?\s*(?:的|是|$)", raw):
+        return replace(p, intent="rank", rank_over=_rank_over(raw, p, None), rank_by="rows")  # 满意度指标最多的单位
     if p.aggregation in ("max", "min", "top", "nth") and (budget_kind in ("total", "expense", "funding") or has_topic):
         over = _rank_over(raw, p, budget_kind)
         plan = replace(p, intent="rank", rank_over=over, budget=budget_kind,
@@ -952,7 +959,8 @@ def describe_plan(plan: Plan) -> str:
     if plan.intent == "rank":
         over = {"units": "单位", "projects": "项目", "indicators": "指标"}.get(plan.rank_over or "", "")
         agg = {"max": "最高的", "min": "最低的", "top": f"排前{plan.top_k}的"}.get(plan.aggregation, "") + over
-        agg = "排序，取" + agg
+        by = {"rows": "按指标条数", "projects": "按项目个数"}.get(plan.rank_by, "按数值")
+        agg = f"{by}排序，取" + agg
     parts.append("计算：" + agg)
     if plan.unknown:
         parts.append("未在索引中找到：" + "、".join(plan.unknown))
