@@ -958,7 +958,10 @@ def describe_plan(plan: Plan) -> str:
     }.get(plan.intent, plan.intent)  # fmt: skip
     if plan.intent == "rank":
         over = {"units": "单位", "projects": "项目", "indicators": "指标"}.get(plan.rank_over or "", "")
-        agg = {"max": "最高的", "min": "最低的", "top": f"排前{plan.top_k}的"}.get(plan.aggregation, "") + over
+        agg = {"max": "最高的", "min": "最低的", "top": f"排前{plan.top_k}的", "nth": f"排第{plan.top_k}的"}.get(
+            plan.aggregation, "") + over  # fmt: skip
+        if plan.aggregation == "min" and plan.top_k > 1:
+            agg = f"最低的{plan.top_k}个{over}"
         by = {"rows": "按指标条数", "projects": "按项目个数"}.get(plan.rank_by, "按数值")
         agg = f"{by}排序，取" + agg
     parts.append("计算：" + agg)
