@@ -723,7 +723,10 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     if span:
         text.take(*span)
     raw = text.s  # cue words are read from what is left
-    item = _budget_item(raw, vocab, ents["units"])
+    # 潢源 names 潢源县教育局 when it is the region's only unit
+    region_units = [u for u, r in vocab.unit_region.items() if r in ents["regions"]] if ents["regions"] else []
+    lone_unit = not ents["units"] and len(region_units) == 1
+    item = _budget_item(raw, vocab, ents["units"] or region_units)
     standard = bool(_STANDARD_RE.search(raw)) and not re.search(r"资金总额|预算总额|总预算", raw)
     budget_kind = None
     if table_count:
@@ -770,10 +773,6 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         budget_kind, concept, free = "total", None, False  # 监测中心预算 / 资金最少的项目
     if concept and "职能" in concept:
         concept, free = None, False
-    if ents["regions"] and not ents["units"]:  # 潢源 -> 潢源县教育局 when it is the region's only unit
-        owners = [u for u, r in vocab.unit_region.items() if r in ents["regions"]]
-        if len(owners) == 1:
-            ents["units"], ents["regions"] = owners, []
     filters = Filters(
         units=tuple(ents["units"]),
         years=tuple(years),
@@ -800,7 +799,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     )
     named = bool(free and concept and _names_contain(vocab, concept))
     by_count = bool(sup and sup.group("d") in ("多", "少"))  # 指标最多: how many, not how high
-    return _decide(base, raw, budget_kind, item, diff, named, value_cue, by_count)
+    return _decide(base, raw, budget_kind, item, diff, named, value_cue, by_count, lone_unit)
 
 
 def concept_is_budget_word(concept: str | None) -> bool:
@@ -831,7 +830,8 @@ def _rank_over(raw: str, p: Plan, budget_kind: str | None) -> str:
 
 
 def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: bool = False,
-            named: bool = False, value_cue: bool = False, by_count: bool = False) -> Plan:  # fmt: skip
+            named: bool = False, value_cue: bool = False, by_count: bool = False,
+            lone_unit: bool = False) -> Plan:  # fmt: skip
     """Pick the intent from cue words (``raw``: the question minus entities)."""
     f = p.filters
     if p.unknown:
@@ -893,11 +893,12 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="which_projects", filters=replace(f, table="project"))
     if _LIST_RE.search(raw) and (has_topic or has_subject):
         return replace(p, intent="list_indicators")
-    if p.concept and (f.units or f.projects or f.function or p.also) and (value_cue or _VALUE_RE.search(raw)):
+    one_unit = bool(f.units) or lone_unit
+    if p.concept and (one_unit or f.projects or f.function or p.also) and (value_cue or _VALUE_RE.search(raw)):
         return replace(p, intent="unit_value")
     if p.concept and p.condition:
         return replace(p, intent="which_units")
-    if p.concept and (f.units or f.projects or f.function):
+    if p.concept and (one_unit or f.projects or f.function):
         # no value cue: a category (满意度) is listed, a named indicator is looked up
         category = not p.concept_free and bool(CONCEPTS[p.concept].categories)
         asked_value = bool(re.search(r"目标|定的|定了|要求|上限|下限", raw))
