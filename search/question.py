@@ -504,7 +504,7 @@ def _small_int(s: str) -> int:
     return int(s) if s.isdigit() else int(cn2an.cn2an(s.replace("两", "二"), "smart"))
 
 
-_SPLIT_RE = re.compile(r"[\d.%]+|是|为|叫")
+_SPLIT_RE = re.compile(r"[\d.%]+|是|为|叫|设置了|设定了|设了|设置|设定|考核|包括|包含|定了|定的|要求")
 
 
 def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
@@ -632,6 +632,13 @@ _PROJECT_NAME_RE = re.compile(r"(?:“(?P<q>[^”]{2,20})”|(?P<w>[\u4e00-\u9ff
 _NOT_A_NAME_RE = re.compile(r"哪|什么|几|多少|所有|全部|各|的|有|是|最|前|和|与|个|这|那|该|其他|支出|绩效|年|月|季度")
 
 
+def _loose_project(name: str, vocab: Vocabulary) -> str | None:
+    """The one project sharing a run of at least 4 characters with ``name`` (医保参保补助 ->
+    城乡居民基本医疗保险参保补助), else None."""
+    hits = {p for a, ps in vocab.projects.items() for p in ps if _common_run(a, name) >= 4}
+    return hits.pop() if len(hits) == 1 else None
+
+
 def _unknown_projects(q: str, vocab: Vocabulary) -> list[str]:
     """Project names in ``q`` (智慧食堂项目) that no table, expense line or indicator has."""
     out = []
@@ -647,6 +654,7 @@ def _unknown_projects(q: str, vocab: Vocabulary) -> list[str]:
             or _names_contain(vocab, name)
             or any(name in key(u) for u in vocab.unit_region)
             or any(a in name for a in [*vocab.units, *vocab.regions] if len(a) >= 2)
+            or _loose_project(name, vocab)
         ):
             continue
         out.append(name + "项目")
@@ -673,6 +681,13 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         if i >= 0:
             text.take(i, i + len(name))
     ents = _scan_entities(text, vocab)
+    if not ents["projects"]:  # 医保参保补助项目: a project named loosely
+        for m in _PROJECT_NAME_RE.finditer(text.s):
+            name = m.group("q") or m.group("w") or ""
+            project = _loose_project(name.strip(), vocab) if " " not in name else None
+            if project:
+                ents["projects"].append(project)
+                text.take(*m.span())
     years = _scan_years(text)
     column = "half_year" if text.take_all(_HALF_RE) else "annual"
     function = _scan_function(text)
