@@ -755,6 +755,11 @@ def _budget(plan: Plan, ctx: QAContext) -> Answer:
             + (f"，{who(ranked[0][0])}最高。" if ranked[0][1] != ranked[1][1] else "。")
         )
         value: float | None = ranked[0][1]
+    elif plan.aggregation == "avg" and known:
+        value = round(sum(a for _, a in known) / len(known), 2)
+        text = f"{scope}{len(known)}张表的{item}{col}平均为{_wan(value)}（合计{_wan(round(sum(a for _, a in known), 2))}）。"
+        if len(known) < len(amounts):
+            text += f"另有{len(amounts) - len(known)}张表未填写，未计入。"
     elif plan.aggregate and len(amounts) > 1:
         value = round(sum(a for _, a in known), 2)
         text = f"{scope}{len(known)}张表的{item}{col}合计{_wan(value)}。"

@@ -439,7 +439,9 @@ _COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
 _FUNCTIONS_RE = re.compile(r"核心职能|主要职能|职能")
 _UNIT_WORD_RE = re.compile(r"单位|部门")  # "which unit" words, not indicator content
-_POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下")
+_POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下|索引里|索引中|库里|系统里|数据里")
+_AVG_RE = re.compile(r"平均|均值")
+_EACH_PROJECT_RE = re.compile(r"各项目|各个项目|每个项目|所有项目|全部项目|项目平均|项目的平均|项目(?:资金|预算)?平均")
 # superlatives and rankings: taken before the condition (最少 is not "≥" here)
 _NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
 _SUPER_RE = re.compile(rf"最(?P<d>高|多|大|贵|低|少|小|便宜){_NOT_NUM}|(?:排名?|排在)?第一(?:名|位)?|倒数第一")
@@ -876,11 +878,13 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
             plan = replace(plan, filters=replace(f, table="project"))
         return plan
     if budget_kind:
+        avg = bool(_AVG_RE.search(raw))
         plan = replace(
             p, intent="budget", budget=budget_kind, budget_item=item,
-            aggregate=bool(_SUM_RE.search(_BUDGET_TOTAL_RE.sub(" ", raw))),
+            aggregate=bool(_SUM_RE.search(_BUDGET_TOTAL_RE.sub(" ", raw))) or avg,
+            aggregation="avg" if avg else p.aggregation,
         )
-        if _WHICH_PROJECTS_RE.search(raw) and not f.table and not f.projects:
+        if (_WHICH_PROJECTS_RE.search(raw) or _EACH_PROJECT_RE.search(raw)) and not f.table and not f.projects:
             plan = replace(plan, filters=replace(f, table="project"))  # 哪些项目的资金总额…
         if budget_kind in ("total", "expense", "funding") and (
             compare_cue or many_subjects or len(f.years) >= 2
@@ -889,6 +893,10 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return plan
     if _OPEN_RE.search(raw) and not (_WHICH_UNITS_RE.search(raw) or _WHICH_PROJECTS_RE.search(raw)):
         return _fallback(p, "开放式问题")
+    if not (has_topic or has_subject) and _COUNT_RE.search(raw) and (
+        _COUNT_UNITS_RE.search(raw) or _COUNT_PROJECTS_RE.search(raw)
+    ):  # 一共有多少个单位
+        return replace(p, intent="count", count_of="units" if _COUNT_UNITS_RE.search(raw) else "projects")
     if not (has_topic or has_subject):
         return _fallback(p, "未识别出指标、单位或条件")
     if (compare_cue or many_subjects or len(f.years) >= 2) and has_topic:
@@ -925,7 +933,7 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="list_indicators")
     if p.concept and not p.concept_free:
         return replace(p, intent="list_indicators")
-    if p.concept and p.concept_free and named and _VALUE_RE.search(raw):
+    if p.concept and p.concept_free and named and (_VALUE_RE.search(raw) or len(p.concept) >= 6):
         return replace(p, intent="unit_value")
     return _fallback(p, "未能确定问题类型")
 
