@@ -547,14 +547,23 @@ def _longest_in_names(vocab: Vocabulary, frag: str) -> str:
     return ""
 
 
-def _also(text: _Text, vocab: Vocabulary, concept: str | None) -> tuple[str, ...]:
-    """Other name parts the question insists on (高考入学资助 … 人均补助标准)."""
+_GENERIC_WORDS = frozenset({"指标", "指标值", "目标", "目标值", "项目", "单位", "部门", "什么", "哪些", "几个", "多少",
+                            "列出", "比较", "对比", "情况", "数据", "信息"})  # fmt: skip
+
+
+def _also(text: _Text, vocab: Vocabulary, concept: str | None, typed: Iterable[str] = ()) -> tuple[str, ...]:
+    """Other name parts the question insists on (高考入学资助 … 人均补助标准); ``typed``:
+    words the user separated by spaces (资助 满意度)."""
     if not concept:
         return ()
     out = []
-    for f in strip_stopwords(text.s):
+    fragments = [p for f in strip_stopwords(text.s) for p in _SPLIT_RE.split(f) if not is_stop_fragment(p)]
+    fragments += [w for w in typed if w in text.s and not is_stop_fragment(w) and w not in _GENERIC_WORDS]
+    for f in fragments:
         part = _longest_in_names(vocab, f)
-        if len(part) >= max(4, len(f) - 2) and part not in concept and concept not in part and part not in out:
+        whole_word = part == f and len(f) >= 2  # a word typed on its own (培训 合格率)
+        if (whole_word or len(part) >= max(4, len(f) - 2)) and part not in concept and concept not in part \
+                and part not in out:  # fmt: skip
             out.append(part)
     return tuple(out)
 
@@ -776,7 +785,8 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     concept, free = (None, False) if budget_kind else _concept_for(text, vocab)
     if per_person and (concept is None or "标准" not in concept):
         concept, free = "补助标准", True  # 多少钱一个人 -> the per-person subsidy standard
-    also = _also(text, vocab, concept)
+    typed = [key(w) for w in translate_english(question).split()] if len(question.split()) > 1 else []
+    also = _also(text, vocab, concept, typed)
     if (
         not budget_kind
         and not standard
@@ -935,6 +945,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="list_indicators")
     if p.concept and p.concept_free and named and (_VALUE_RE.search(raw) or len(p.concept) >= 6):
         return replace(p, intent="unit_value")
+    if p.concept and p.concept_free and named:  # a topic typed on its own (培训合格率)
+        return replace(p, intent="list_indicators")
     return _fallback(p, "未能确定问题类型")
 
 
