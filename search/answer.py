@@ -382,6 +382,7 @@ def execute(plan: Plan, ctx: QAContext) -> Answer:
         "rank": _rank,
         "difference": _difference,
         "functions": _functions,
+        "goals": _goals,
         "not_in_index": _not_in_index,
     }.get(plan.intent, _fallback)
     return handler(plan, ctx)
@@ -1049,12 +1050,40 @@ def _difference(plan: Plan, ctx: QAContext) -> Answer:
 # --------------------------------------------------------------------------- functions, unknown names
 
 
+def _goals(plan: Plan, ctx: QAContext) -> Answer:
+    """年度目标 / 中长期目标 as written in each table in scope."""
+    tables = _scope_tables(ctx.catalog, plan)
+    if not (plan.filters.projects or plan.filters.table):
+        with_dept = {t.unit for t in tables if t.kind == "department"}
+        tables = [t for t in tables if t.kind == "department" or t.unit not in with_dept]
+    parts, used = [], []
+    for t in tables:
+        goals = [(k, v) for k, v in t.table.goals if not plan.aggregation or plan.aggregation in k]
+        if goals:
+            used.append(t)
+            parts += [f"{_who(t)}的{k}：{v.strip()}" for k, v in goals]
+    if not parts:
+        what = f"{plan.aggregation}目标" if plan.aggregation else "绩效目标"
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有填写{what}。", units=())
+    return make_answer(plan, "\n".join(parts), units=[t.unit for t in used],
+                       projects=[t.project for t in used], tables=used)  # fmt: skip
+
+
+def _duties(plan: Plan, ctx: QAContext, tables: list[TableGroup]) -> Answer:
+    """Units without 核心职能 columns: their 单位主要职能 / 部门职能概述 text."""
+    with_duties = [t for t in tables if t.table.duties]
+    if not with_duties:
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有按核心职能填报的指标，也没有填写单位主要职能。",
+                           units=(), value=0)  # fmt: skip
+    text = "\n".join(f"{t.unit}的单位主要职能（原文）：{t.table.duties.strip()}" for t in with_duties)
+    return make_answer(plan, text, units=[t.unit for t in with_duties], tables=with_duties)
+
+
 def _functions(plan: Plan, ctx: QAContext) -> Answer:
-    rows = [rg for rg in ctx.catalog.rows if rg.row.function and id(rg.table) in
-            {id(t) for t in _scope_tables(ctx.catalog, plan)}]  # fmt: skip
-    scope = _scope(plan) or "索引中"
+    scope_tables = _scope_tables(ctx.catalog, plan)
+    rows = [rg for rg in ctx.catalog.rows if rg.row.function and id(rg.table) in {id(t) for t in scope_tables}]
     if not rows:
-        return make_answer(plan, f"{scope}没有按核心职能填报的指标。", units=(), value=0)
+        return _duties(plan, ctx, scope_tables)
     parts, total = [], 0
     for unit in _uniq(rg.table.unit for rg in rows):
         funcs = list(_uniq(rg.row.function for rg in rows if rg.table.unit == unit))

@@ -54,6 +54,7 @@ INTENTS = (
     "rank",
     "difference",
     "functions",
+    "goals",
     "not_in_index",
     "fallback_search",
 )
@@ -437,7 +438,9 @@ _COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项
 
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
-_FUNCTIONS_RE = re.compile(r"核心职能|主要职能|职能")
+_FUNCTIONS_RE = re.compile(r"核心职能|主要职能|主要职责|职能概述|职能|职责")
+_GOALS_RE = re.compile(r"(?P<kind>年度整体绩效|年度总体|年度绩效|年度整体|年度|中长期|总体|整体|绩效)目标(?!值|表)"
+                       r"(?!(?:定|设|是)?(?:得|的)?(?:多少|几))")  # fmt: skip
 _UNIT_WORD_RE = re.compile(r"单位|部门")  # "which unit" words, not indicator content
 _POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下|索引里|索引中|库里|系统里|数据里")
 _AVG_RE = re.compile(r"平均|均值")
@@ -744,6 +747,9 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     if diff_m is not None:
         aggregation = "signed" if diff_m.group(0)[0] in "多少高低贵便" else "abs"
         text.take_all(_DIFF_RE)
+    goals = _GOALS_RE.search(text.s)
+    if goals:
+        text.take(*goals.span())
     value_cue = bool(_VALUE_RE.search(text.s))  # 是不是45%: the cue overlaps the condition
     cond, span = parse_condition(text.s)
     if span:
@@ -798,7 +804,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         )
     ):
         budget_kind, concept, free = "total", None, False  # 监测中心预算 / 资金最少的项目
-    if concept and "职能" in concept:
+    if concept and ("职能" in concept or "职责" in concept):
         concept, free = None, False
     filters = Filters(
         units=tuple(ents["units"]),
@@ -825,6 +831,11 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         want_family="person" if re.search(r"多少人|几个人|多少名|几人|多少个人|多少位", q) else None,
     )
     named = bool(free and concept and _names_contain(vocab, concept))
+    if (goals and not cond and not budget_kind and not (concept and not free) and not _OPEN_RE.search(q)
+            and (ents["units"] or ents["projects"] or ents["regions"])):  # fmt: skip
+        kind = goals.group("kind")
+        return replace(base, intent="goals", concept=None, concept_free=False,
+                       aggregation="中长期" if kind == "中长期" else "年度" if "年度" in kind else "")  # fmt: skip
     by_count = bool(sup and sup.group("d") in ("多", "少"))  # 指标最多: how many, not how high
     return _decide(base, raw, budget_kind, item, diff, named, value_cue, by_count, lone_unit)
 
@@ -990,6 +1001,7 @@ def describe_plan(plan: Plan) -> str:
         "which_units": "列出单位", "which_projects": "列出项目", "list_indicators": "列出指标",
         "unit_value": "取值", "count": "计数", "compare": "对比", "budget": "取金额",
         "difference": "求差", "functions": "核心职能" + ("计数" if plan.aggregation == "count" else "列表"),
+        "goals": f"取{plan.aggregation or '绩效'}目标原文",
         "not_in_index": "核对名称是否在索引中", "fallback_search": "检索",
     }.get(plan.intent, plan.intent)  # fmt: skip
     if plan.intent == "rank":
