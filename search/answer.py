@@ -31,6 +31,7 @@ from search.question import (
     Plan,
     Verdict,
     Vocabulary,
+    bare,
     build_vocabulary,
     check_target,
     describe_plan,
@@ -297,7 +298,8 @@ def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None 
     scoped = [rg for rg in ctx.catalog.rows if id(rg.table) in scope and _level_ok(rg, plan) and _also_ok(rg, plan)]
     if not plan.concept:
         return scoped
-    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)}
+    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)
+               or lexical_match(plan.concept, plan.concept_free, bare(rg.name_key))}  # fmt: skip
     found = [rg for rg in scoped if _concept_ok(rg, plan, lexical)]
     if found:
         return found
@@ -307,7 +309,7 @@ def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None 
 
 def _also_ok(rg: RowGroup, plan: Plan) -> bool:
     """Every further word of the question is in the row's name (or its project's)."""
-    where = rg.name_key + key(rg.table.project)
+    where = bare(rg.name_key) + key(rg.table.project)
     return all(a in where for a in plan.also)
 
 
@@ -575,11 +577,17 @@ def _list_indicators(plan: Plan, ctx: QAContext) -> Answer:
     return make_answer(plan, text, split.ok, split)
 
 
+def _counted_in(unit: str | None, wanted: str) -> bool:
+    if wanted == "person":
+        return UNIT_FAMILIES.get(unit or "", ("",))[0] == "person"
+    return (unit or "") == wanted
+
+
 def _unit_value(plan: Plan, ctx: QAContext) -> Answer:
     rows = select_rows(ctx, plan)
-    if plan.want_family:  # 培训多少人: the value counted in people
-        people = [r for r in rows if UNIT_FAMILIES.get(r.target(plan.column).unit or "", ("",))[0] == plan.want_family]
-        rows = people or rows
+    if plan.want_family:  # 培训多少人 / 几次: the value counted in that unit
+        counted = [r for r in rows if _counted_in(r.target(plan.column).unit, plan.want_family)]
+        rows = counted or rows
     if not rows:
         return make_answer(plan, _not_found(plan, _scope(plan)))
     col = "半年指标值" if plan.column == "half_year" else "指标值"

@@ -94,7 +94,7 @@ class Plan:
     rank_by: str = "value"  # rank: value (amount or target number) | rows (how many indicators) | projects
     unknown: tuple[str, ...] = ()  # names asked about that the index does not hold
     also: tuple[str, ...] = ()  # free concept: further words every matching name contains
-    want_family: str | None = None  # 多少人 -> "person": prefer values counted in people
+    want_family: str | None = None  # 多少人 -> "person", 几次 -> "次": prefer values counted so
     note: str = ""  # why the parser fell back, or other remarks
 
     def to_json(self) -> dict[str, Any]:
@@ -137,6 +137,7 @@ class Vocabulary:
     names: frozenset[str]  # keys of all indicator names (free-phrase check)
     max_len: int = 1
     expense_units: dict[str, frozenset[str]] = field(default_factory=dict)  # expense line -> units
+    project_units: dict[str, frozenset[str]] = field(default_factory=dict)  # project -> units
 
 
 def _bureau_shorts(core: str) -> set[str]:
@@ -148,6 +149,14 @@ def _bureau_shorts(core: str) -> set[str]:
     if len(w) == 4:
         out.add(w[0] + w[2] + "局")
     return out
+
+
+_PUNCT_IN_NAME_RE = re.compile(r"[“”\"'‘’《》()（）【】\[\]、,，.。:：;；]")
+
+
+def bare(name_key: str) -> str:
+    """A name key without quotes, brackets and punctuation (how people type it)."""
+    return _PUNCT_IN_NAME_RE.sub("", name_key)
 
 
 def _abbreviate(core: str) -> set[str]:
@@ -218,6 +227,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
     projects: dict[str, tuple[str, ...]] = {}
     expenses: dict[str, str] = {}
     expense_units: dict[str, frozenset[str]] = {}
+    project_units: dict[str, frozenset[str]] = {}
     unit_region: dict[str, str] = {}
     names: set[str] = set()
     for doc in docs:
@@ -233,6 +243,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
             if t.kind == "project" and t.project:
                 for a in _project_aliases(t.project):
                     _add(projects, a, t.project)
+                project_units[t.project] = project_units.get(t.project, frozenset()) | {unit}
             for e in t.expenses:
                 expenses.setdefault(key(e.name), e.name)
                 expense_units[e.name] = expense_units.get(e.name, frozenset()) | {unit}
@@ -242,6 +253,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
             for label, _ in t.funding:
                 expenses.setdefault(key(label), label)
             names.update(key(r.name) for r in t.rows)
+            names.update(bare(key(r.name)) for r in t.rows)  # “阳光食堂”监管… as typed without quotes
     # a region name is never a unit alias
     for a in regions:
         units.pop(a, None)
@@ -255,6 +267,7 @@ def build_vocabulary(docs: Iterable[Document]) -> Vocabulary:
         names=frozenset(names),
         max_len=max((len(a) for a in all_aliases), default=1),
         expense_units=expense_units,
+        project_units=project_units,
     )
 
 
@@ -307,6 +320,7 @@ def _scan_entities(text: _Text, vocab: Vocabulary) -> dict[str, list[str]]:
     """Longest-match scan for units, regions and projects."""
     found: dict[str, list[str]] = {"units": [], "regions": [], "projects": []}
     s, i = text.s, 0
+    spans: list[tuple[str, tuple[str, ...], int, int]] = []
     tables = (("units", vocab.units), ("projects", vocab.projects), ("regions", vocab.regions))
     while i < len(s):
         hit = None
@@ -323,11 +337,18 @@ def _scan_entities(text: _Text, vocab: Vocabulary) -> dict[str, list[str]]:
             continue
         kind, value, length = hit
         values = value if isinstance(value, tuple) else (value,)
+        spans.append((kind, values, i, i + length))
+        i += length
+    units = {v for kind, values, _, _ in spans if kind == "units" for v in values}
+    for kind, values, start, end in spans:
+        if kind == "projects" and units:
+            values = tuple(v for v in values if units & vocab.project_units.get(v, frozenset()))
+            if not values:
+                continue  # 装备办设备购置项目: another unit's project name; left for expense lines
         for v in values:
             if v not in found[kind]:
                 found[kind].append(v)
-        text.take(i, i + length)
-        i += length
+        text.take(start, end)
     return found
 
 
@@ -422,7 +443,7 @@ _COMPARE_RE = re.compile(r"比较|对比|相比|比一比|有何不同|有什么
                          r"哪个多|哪个少|变化")  # fmt: skip
 _LIST_RE = re.compile(
     r"有哪些|哪些指标|列出|列举|罗列|包括哪些|包含哪些|有什么|都有|清单|明细|设置了什么|设了什么|所有指标|列一下|列下|"
-    r"列个|看看|看一下|有啥|都是啥"
+    r"列个|看看|看一下|有啥|都是啥|相关指标|有关指标|方面的指标|相关的指标"
 )
 _VALUE_RE = re.compile(r"多少|是什么|为何值|目标值|指标值|是否|有没有|吗|几|是不是|达没达到|够不够|达标没|定的啥|是啥")
 _TABLE_COUNT_RE = re.compile(
@@ -521,8 +542,8 @@ def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
         # a more specific phrase around the lexicon word that names real
         # indicators (师生满意度, 家长满意度) is used as written
         best = ""
-        for i in range(max(0, start - 5), start + 1):
-            for j in range(end, min(len(text.s), end + 3) + 1):
+        for i in range(max(0, start - 6), start + 1):
+            for j in range(end, min(len(text.s), end + 8) + 1):
                 frag = text.s[i:j]
                 if (" " in frag or "的" in frag or len(frag) <= len(best) or frag == text.s[start:end]
                         or frag.startswith(("单位", "部门", "项目", "哪", "有", "各"))):  # fmt: skip
@@ -534,7 +555,7 @@ def _concept_for(text: _Text, vocab: Vocabulary) -> tuple[str | None, bool]:
         return cid, False
     if not fragments:
         return None, False
-    in_names = [p for f in fragments if len(p := _longest_in_names(vocab, f)) >= max(4, len(f) - 1)]
+    in_names = [p for f in fragments if len(p := _longest_in_names(vocab, f)) >= 4 or (p == f and len(p) >= 2)]
     if in_names:
         return max(in_names, key=len), True
     best = max(fragments, key=len)
@@ -575,7 +596,7 @@ def _names_contain(vocab: Vocabulary, phrase: str) -> bool:
     return any(phrase in n for n in vocab.names)
 
 
-_MONEY_CUE_RE = re.compile(r"钱|经费|费用|预算|资金|万元|金额|支出")
+_MONEY_CUE_RE = re.compile(r"钱|经费|费用|预算|资金|万元|金额|支出|款")
 
 
 def _budget_item(q: str, vocab: Vocabulary, units: Iterable[str] = ()) -> str | None:
@@ -699,6 +720,8 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         for m in _PROJECT_NAME_RE.finditer(text.s):
             name = m.group("q") or m.group("w") or ""
             project = _loose_project(name.strip(), vocab) if " " not in name else None
+            if project and ents["units"] and not set(ents["units"]) & vocab.project_units.get(project, frozenset()):
+                continue  # another unit's project
             if project:
                 ents["projects"].append(project)
                 text.take(*m.span())
@@ -828,7 +851,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         top_k=top_k,
         unknown=tuple(unknown),
         also=also,
-        want_family="person" if re.search(r"多少人|几个人|多少名|几人|多少个人|多少位", q) else None,
+        want_family=_wanted_unit(q),
     )
     named = bool(free and concept and _names_contain(vocab, concept))
     if (goals and not cond and not budget_kind and not (concept and not free) and not _OPEN_RE.search(q)
@@ -836,8 +859,22 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         kind = goals.group("kind")
         return replace(base, intent="goals", concept=None, concept_free=False,
                        aggregation="中长期" if kind == "中长期" else "年度" if "年度" in kind else "")  # fmt: skip
+    if sup and sup.group("d") in ("贵", "便宜") and not budget_kind and concept is None:
+        budget_kind = "total"  # 最贵的项目
     by_count = bool(sup and sup.group("d") in ("多", "少"))  # 指标最多: how many, not how high
     return _decide(base, raw, budget_kind, item, diff, named, value_cue, by_count, lone_unit)
+
+
+_MEASURE_RE = re.compile(r"(?:几|多少)个?(?P<u>人次|次|套|所|场|节|条|份|期|台|篇|项|人|名|位|天|小时)")
+
+
+def _wanted_unit(q: str) -> str | None:
+    """几套 / 多少次 / 多少人: the unit the answer is counted in (``person`` for people)."""
+    m = _MEASURE_RE.search(q)
+    if not m:
+        return None
+    u = m.group("u")
+    return "person" if u in ("人", "名", "位") else u
 
 
 def concept_is_budget_word(concept: str | None) -> bool:
@@ -895,7 +932,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         over = _rank_over(raw, p, budget_kind)
         plan = replace(p, intent="rank", rank_over=over, budget=budget_kind,
                        budget_item=item if budget_kind in ("expense", "funding") else None)  # fmt: skip
-        if over == "projects" and not f.projects:
+        if (over == "projects" or (budget_kind and re.search(r"项目(?:的)?(?:资金|预算|经费|钱)", raw))) \
+                and not f.projects:  # fmt: skip
             plan = replace(plan, filters=replace(f, table="project"))
         return plan
     if budget_kind:
@@ -1025,6 +1063,7 @@ __all__ = [
     "Plan",
     "Verdict",
     "Vocabulary",
+    "bare",
     "build_vocabulary",
     "check_target",
     "describe_plan",
