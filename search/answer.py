@@ -712,8 +712,8 @@ def _budget_tables(plan: Plan, ctx: QAContext) -> list[TableGroup]:
             tables = [t for t in tables if t.table.expenses]
         else:
             tables = [t for t in tables if _expense(t.table, plan.budget_item, plan.column)[0]]
-    if not (f.projects or f.table or plan.aggregate):
-        # a unit's own amounts are in its 部门整体 table when it has one
+    if not (f.projects or f.table):
+        # a unit's own amounts are in its 部门整体 table when it has one (its projects are part of it)
         with_dept = {t.unit for t in tables if t.kind == "department"}
         tables = [t for t in tables if t.kind == "department" or t.unit not in with_dept]
     return tables

@@ -29,7 +29,7 @@ import cn2an
 
 from indexer.model import Document
 from indexer.normalize import key
-from indexer.values.compare import Condition, Verdict, check_target
+from indexer.values.compare import Condition, Verdict, amount_satisfies, check_target
 from indexer.values.lexicon import (
     QUESTION_COMPARATIVES,
     QUESTION_PREFIX_OPS,
@@ -454,8 +454,8 @@ _BUDGET_TOTAL_RE = re.compile(r"收入预算合计|支出预算合计|收入合�
 _BUDGET_WORD_RE = re.compile(r"资金|预算|支出|经费|拨款|金额|万元|多少钱|费用")
 _EXPENSE_LIST_RE = re.compile(r"支出(?:明细|构成|项目有哪些|有哪些|包括哪些|结构)|哪些支出")
 _SUM_RE = re.compile(r"合计|总共|一共|总和|加起来|累计|共计")
-_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位数|部门数|(?:单位|部门)(?:有|共有|一共有)?(?:多少|几)")
-_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数|项目(?:有|共有|一共有)?(?:多少|几)")
+_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位数|部门数|(?:单位|部门)(?:有|共有|一共有)?(?:多少|几)(?:个|家)?(?!个?(?:指标|条|项目|张))")
+_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数|项目(?:有|共有|一共有)?(?:多少|几)(?:个|项)?(?!个?(?:指标|条|张))")
 
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
@@ -465,6 +465,7 @@ _GOALS_RE = re.compile(r"(?P<kind>年度整体绩效|年度总体|年度绩效|�
 _UNIT_WORD_RE = re.compile(r"单位|部门")  # "which unit" words, not indicator content
 _POSITION_RE = re.compile(r"下面|下边|底下|里面|之下|下属|下的|下有|当中|项下|索引里|索引中|库里|系统里|数据里")
 _AVG_RE = re.compile(r"平均|均值")
+_EACH_VALUE_RE = re.compile(r"都是多少|分别是多少|各是多少|分别多少|各多少|分别是什么|都是什么")
 _EACH_PROJECT_RE = re.compile(r"各项目|各个项目|每个项目|所有项目|全部项目|项目平均|项目的平均|项目(?:资金|预算)?平均")
 # superlatives and rankings: taken before the condition (最少 is not "≥" here)
 _NOT_NUM = r"(?![\d百零〇一二两三四五六七八九十])"
@@ -792,8 +793,8 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
         budget_kind = "expense_list"
     elif _BUDGET_TOTAL_RE.search(raw) and not item:
         budget_kind = "total"
-    elif item and not cond:
-        budget_kind = "funding" if key(item) in FUNDING_KEYS else "expense"
+    elif item and (not cond or amount_satisfies(0.0, cond) is not None and cond.unit):
+        budget_kind = "funding" if key(item) in FUNDING_KEYS else "expense"  # 项目支出超过1000万
     if budget_kind in ("expense", "funding") and item:
         written = _alias_in(raw, item, vocab)
         if written in raw:
@@ -945,7 +946,7 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         )
         if (_WHICH_PROJECTS_RE.search(raw) or _EACH_PROJECT_RE.search(raw)) and not f.table and not f.projects:
             plan = replace(plan, filters=replace(f, table="project"))  # 哪些项目的资金总额…
-        if budget_kind in ("total", "expense", "funding") and (
+        if budget_kind in ("total", "expense", "funding") and not plan.aggregate and (
             compare_cue or many_subjects or len(f.years) >= 2
         ):
             return replace(plan, intent="compare", compare_by=compare_by)
@@ -960,6 +961,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return _fallback(p, "未识别出指标、单位或条件")
     if (compare_cue or many_subjects or len(f.years) >= 2) and has_topic:
         return replace(p, intent="compare", compare_by=compare_by)
+    if _EACH_VALUE_RE.search(raw) and has_topic:  # 苏州几个单位的预算执行率都是多少
+        return replace(p, intent="list_indicators")
     if _COUNT_RE.search(raw):
         count_of = (
             "units"
@@ -973,6 +976,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
         return replace(p, intent="which_units")
     if _WHICH_PROJECTS_RE.search(raw) and not f.projects:
         return replace(p, intent="which_projects", filters=replace(f, table="project"))
+    if p.concept and p.condition and not has_subject and re.search(r"的(?:有哪些|是哪些|都有谁)", raw):
+        return replace(p, intent="which_units")  # 满意度低于90%的有哪些
     if _LIST_RE.search(raw) and (has_topic or has_subject):
         return replace(p, intent="list_indicators")
     one_unit = bool(f.units) or lone_unit
