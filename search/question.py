@@ -572,6 +572,7 @@ def _longest_in_names(vocab: Vocabulary, frag: str) -> str:
     return ""
 
 
+_UNIT_WORDS = frozenset(KNOWN_UNITS)
 _GENERIC_WORDS = frozenset({"指标", "指标值", "目标", "目标值", "项目", "单位", "部门", "什么", "哪些", "几个", "多少",
                             "列出", "比较", "对比", "情况", "数据", "信息"})  # fmt: skip
 
@@ -588,7 +589,7 @@ def _also(text: _Text, vocab: Vocabulary, concept: str | None, typed: Iterable[s
         part = _longest_in_names(vocab, f)
         whole_word = part == f and len(f) >= 2  # a word typed on its own (培训 合格率)
         if (whole_word or len(part) >= max(4, len(f) - 2)) and part not in concept and concept not in part \
-                and part not in out:  # fmt: skip
+                and part not in out and part not in _UNIT_WORDS:  # fmt: skip
             out.append(part)
     return tuple(out)
 
@@ -983,6 +984,8 @@ def _decide(p: Plan, raw: str, budget_kind: str | None, item: str | None, diff: 
     one_unit = bool(f.units) or lone_unit
     if p.concept and (one_unit or f.projects or f.function or p.also) and (value_cue or _VALUE_RE.search(raw)):
         return replace(p, intent="unit_value")
+    if p.concept and p.condition and named and re.search(r"吗|是否|是不是|有没有|够不够", raw):
+        return replace(p, intent="unit_value")  # 某指标超过30万人次吗: a yes/no about one indicator
     if p.concept and p.condition:
         return replace(p, intent="which_units")
     if p.concept and (one_unit or f.projects or f.function):
