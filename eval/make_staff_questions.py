@@ -343,6 +343,20 @@ CASES: list[tuple[str, str, dict, list[str]]] = [
 
 # Written afterwards as a held-out check (one phrasing each), then kept in the set.
 SINGLES: list[tuple[str, dict, str]] = [
+    ('budget', {"value": 2190.36}, '苏州电教馆资金总额'),
+    ('budget', {"value": 8055.47}, '勤工俭学办公室预算'),
+    ('budget', {"value": 8055.47}, '教育装备办公室资金总额'),
+    ('budget', {"value": 4073.97}, '赣州教体中心资金总额'),
+    ('budget', {"value": 4073.97}, '经开区教体资金总额'),
+    ('budget', {"value": None, "answer_contains": ["未填写"]}, '潢源教育局资金总额'),
+    ('budget', {"value": 86.5}, '临江教育局预算'),
+    ('budget', {"value": 2450.8}, '云溪医保资金总额'),
+    ('budget', {"value": 320}, '梅岭政务数据局资金'),
+    ('budget', {"value": 1260.4}, '青石财政资金总额'),
+    ('budget', {"value": 150}, '花莲卫健局预算'),
+    ('budget', {"value": 794.87}, '苏州质量监测中心的钱'),
+    ('budget', {"value": 2190.36}, '电化馆预算'),
+    ('budget', {"value": 8055.47}, '苏州装备办资金'),
     ('unit_value', {"value": "≥32万人次"}, '监测中心组织初中学校学生参测多少人次'),
     ('unit_value', {"value": "≥32万人次", "answer_contains": ["满足"]}, '全市义务教育质量监测工具使用超过30万人次吗'),
     ('unit_value', {"value": "=6次"}, '日常运维次数半年目标'),

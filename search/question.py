@@ -115,7 +115,7 @@ class Plan:
 # generic abbreviations of unit name cores (full form -> short forms)
 _ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "经济技术开发区": ("经开区",),
-    "电化教育馆": ("电教馆",),
+    "电化教育馆": ("电教馆", "电化馆"),
     "教育质量监测中心": ("监测中心", "质量监测中心"),
     "教育装备与勤工俭学管理办公室": ("装备办", "教育装备办", "勤工俭学办", "教育装备与勤工俭学办公室"),
     "教体服务中心": ("教体中心",),
@@ -145,7 +145,7 @@ def _bureau_shorts(core: str) -> set[str]:
     if not core.endswith("局") or len(core) < 5:
         return set()
     w = core[:-1].removesuffix("管理")
-    out = {w[-2:] + "局"}
+    out = {w[-2:] + "局", w.replace("服务", "") + "局"}  # 政务服务数据管理局 -> 数据局, 政务数据局
     if len(w) == 4:
         out.add(w[0] + w[2] + "局")
     return out
