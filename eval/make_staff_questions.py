@@ -332,6 +332,15 @@ CASES: list[tuple[str, str, dict, list[str]]] = [
     ("unknown-proj", "not_in_index", {"units": [], "answer_contains": ["智慧食堂"]}, [
         "智慧食堂项目的资金总额", "智慧食堂项目有哪些指标",
     ]),
+    ("place", "not_in_index", {"units": [], "answer_contains": ["索引中没有“无锡”"]}, [
+        "无锡的单位有哪些", "无锡有哪些项目",
+    ]),
+    ("name-with-unit", "list_indicators", {"rows": [["000_49ac853719709592.txt", "苏州市教育局下辖各县市区教育局、直属学校"]]}, [
+        "苏州市教育局下辖各县市区教育局满意度", "苏州市教育局下辖各县市区教育局、直属学校的满意度",
+    ]),
+    ("units-n", "count", {"value": 8}, [
+        "满意度≥90%的单位数", "满意度不低于90%的单位个数",
+    ]),
     ("open2", "fallback_search", {"fallback": True}, [
         "怎么提高预算执行率", "绩效目标表怎么审核", "介绍一下绩效评价",
     ]),

@@ -310,7 +310,7 @@ def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None 
 def _also_ok(rg: RowGroup, plan: Plan) -> bool:
     """Every further word of the question is in the row's name (or its project's)."""
     where = bare(rg.name_key) + key(rg.table.project)
-    return all(a in where for a in plan.also)
+    return all(bare(a) in where for a in plan.also)
 
 
 @dataclass

@@ -339,6 +339,8 @@ def _scan_entities(text: _Text, vocab: Vocabulary) -> dict[str, list[str]]:
         values = value if isinstance(value, tuple) else (value,)
         spans.append((kind, values, i, i + length))
         i += length
+    # a short alias inside a longer stretch of an indicator name is not a unit (…下辖各县市区教育局)
+    spans = [sp for sp in spans if sp[3] - sp[2] > 4 or not _inside_a_name(s, sp[2], sp[3], vocab)]
     units = {v for kind, values, _, _ in spans if kind == "units" for v in values}
     for kind, values, start, end in spans:
         if kind == "projects" and units:
@@ -437,7 +439,7 @@ _WHICH_UNITS_RE = re.compile(
 )
 _WHICH_PROJECTS_RE = re.compile(r"项目叫什么|项目名称|什么项目|项目是什么|有没有项目|是否有项目|有项目|哪些项目|哪个项目|哪几个项目|项目有哪些|哪几项项目|项目是哪些|的项目\s*$|哪个项目|什么项目")
 _COUNT_RE = re.compile(
-    r"多少个|多少家|多少项|多少条|多少张|几个|几家|几项|几条|几张|数量是多少|共有多少|有多少"
+    r"多少个|多少家|多少项|多少条|多少张|几个|几家|几项|几条|几张|数量是多少|共有多少|有多少|单位数|项目数|指标数|条数|个数"
 )
 _COMPARE_RE = re.compile(r"比较|对比|相比|比一比|有何不同|有什么不同|有何区别|有什么区别|差异|区别|哪个更|谁更|哪个高|哪个低|"
                          r"哪个多|哪个少|变化")  # fmt: skip
@@ -454,8 +456,8 @@ _BUDGET_TOTAL_RE = re.compile(r"收入预算合计|支出预算合计|收入合�
 _BUDGET_WORD_RE = re.compile(r"资金|预算|支出|经费|拨款|金额|万元|多少钱|费用")
 _EXPENSE_LIST_RE = re.compile(r"支出(?:明细|构成|项目有哪些|有哪些|包括哪些|结构)|哪些支出")
 _SUM_RE = re.compile(r"合计|总共|一共|总和|加起来|累计|共计")
-_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位数|部门数|(?:单位|部门)(?:有|共有|一共有)?(?:多少|几)(?:个|家)?(?!个?(?:指标|条|项目|张))")
-_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目数|项目(?:有|共有|一共有)?(?:多少|几)(?:个|项)?(?!个?(?:指标|条|张))")
+_COUNT_UNITS_RE = re.compile(r"(?:多少|几)(?:个|家)?(?:单位|部门)|单位个?数|部门个?数|(?:单位|部门)(?:有|共有|一共有)?(?:多少|几)(?:个|家)?(?!个?(?:指标|条|项目|张))")
+_COUNT_PROJECTS_RE = re.compile(r"(?:多少|几)(?:个|项)?项目(?!支出)|项目个?数|项目(?:有|共有|一共有)?(?:多少|几)(?:个|项)?(?!个?(?:指标|条|张))")
 
 
 _FUNCTION_NO_RE = re.compile(r"(?:核心)?职能(?P<n>\d+|[一二三四五六七八九十]+)")
@@ -582,15 +584,18 @@ def _also(text: _Text, vocab: Vocabulary, concept: str | None, typed: Iterable[s
     words the user separated by spaces (资助 满意度)."""
     if not concept:
         return ()
-    out = []
-    fragments = [p for f in strip_stopwords(text.s) for p in _SPLIT_RE.split(f) if not is_stop_fragment(p)]
-    fragments += [w for w in typed if w in text.s and not is_stop_fragment(w) and w not in _GENERIC_WORDS]
-    for f in fragments:
+    out: list[str] = []
+    rest = text.s.replace(concept, " ")
+    fragments = [p for f in [*strip_stopwords(rest), *rest.split()] for p in _SPLIT_RE.split(f)
+                 for p in p.split() if not is_stop_fragment(p)]  # fmt: skip
+    words = [w for w in typed if w in text.s and not is_stop_fragment(w) and w not in _GENERIC_WORDS]
+    for f in fragments + words:
         part = _longest_in_names(vocab, f)
-        whole_word = part == f and len(f) >= 2  # a word typed on its own (培训 合格率)
+        whole_word = f in words and part == f  # a word typed on its own (培训 合格率)
         if (whole_word or len(part) >= max(4, len(f) - 2)) and part not in concept and concept not in part \
-                and part not in out and part not in _UNIT_WORDS:  # fmt: skip
+                and part not in out and part not in _UNIT_WORDS and part not in QUESTION_PREFIX_OPS:  # fmt: skip
             out.append(part)
+    out = [a for a in out if not any(a != b and a in b for b in out)]  # keep the longest
     return tuple(out)
 
 
@@ -648,6 +653,15 @@ def _trim_lead(name: str) -> str:
     return name[start:]
 
 
+def _inside_a_name(q: str, start: int, end: int, vocab: Vocabulary) -> bool:
+    """Is q[start:end] part of a longer stretch of q (4+ more characters) that an indicator name contains?"""
+    for i in range(max(0, start - 12), start + 1):
+        for j in range(min(len(q), end + 12), end - 1, -1):
+            if (j - i) >= (end - start) + 4 and _names_contain(vocab, q[i:j]):
+                return True
+    return False
+
+
 def _unknown_units(q: str, vocab: Vocabulary) -> list[str]:
     """Unit-like names in ``q`` that no unit of the index answers to."""
     out = []
@@ -661,6 +675,9 @@ def _unknown_units(q: str, vocab: Vocabulary) -> list[str]:
         name = _trim_lead(full)
         if name in vocab.regions or name.endswith(("地区", "市区", "县区", "城区")):
             continue
+        start = q.find(name)
+        if start >= 0 and _inside_a_name(q, start, start + len(name), vocab):
+            continue  # part of an indicator name (苏州市教育局下辖各县市区教育局…)
         out.append(name)
     return out
 
@@ -698,6 +715,23 @@ def _unknown_projects(q: str, vocab: Vocabulary) -> list[str]:
     return out
 
 
+_PLACE_ASK_RE = re.compile(r"^(?P<p>[\u4e00-\u9fff]{2,3}?)(?:市|县|区|省)?(?:的)?(?:单位|项目|有哪些|有什么|有几个|有多少|的资金|的预算)")
+
+
+def _unknown_place(q: str, vocab: Vocabulary, ents: dict[str, list[str]]) -> list[str]:
+    """无锡的单位有哪些: a place the index does not know, asked about at the start."""
+    if any(ents.values()):
+        return []
+    m = _PLACE_ASK_RE.match(q)
+    if not m:
+        return []
+    p = m.group("p")
+    if (p in vocab.regions or _names_contain(vocab, p) or find_concept(p) or re.search(r"[一共总索引里这那些每各全所有几多少哪什]", p)
+            or any(p in k for k in vocab.expenses) or any(p in a for a in vocab.projects)):  # fmt: skip
+        return []
+    return [p]
+
+
 def _scan_function(text: _Text) -> str | None:
     m = _FUNCTION_NO_RE.search(text.s)
     if not m:
@@ -727,6 +761,7 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
             if project:
                 ents["projects"].append(project)
                 text.take(*m.span())
+    unknown += _unknown_place(q, vocab, ents)
     years = _scan_years(text)
     column = "half_year" if text.take_all(_HALF_RE) else "annual"
     function = _scan_function(text)
