@@ -142,3 +142,12 @@ def test_staff_question_set_per_intent(ctx):
     assert {k: c / n for k, (c, n) in rep.per_intent.items() if c / n < 0.95} == {}
     assert rep.failures == []
     assert min(n for _, n in rep.per_intent.values()) >= 5
+
+
+def test_total_line_survives_the_store():
+    from indexer.store import table_from_dict, table_to_dict
+    from tests.conftest import SEED_000, parsed
+
+    t = parsed(SEED_000).tables[0]
+    assert t.total_source is not None and t.total_source.line == 11
+    assert table_from_dict(table_to_dict(t)).total_source == t.total_source
