@@ -352,6 +352,19 @@ CASES: list[tuple[str, str, dict, list[str]]] = [
 
 # Written afterwards as a held-out check (one phrasing each), then kept in the set.
 SINGLES: list[tuple[str, dict, str]] = [
+    ('unit_value', {"value": "≥38600人"}, '装备办今年要新增多少注册志愿者'),
+    ('which_units', {"units": ["苏州市教育装备与勤工俭学管理办公室"]}, '哪些单位有贫困学生补助人次指标'),
+    ('unit_value', {"value": "≥2000人次"}, '贫困学生补助人次全年目标是多少'),
+    ('budget', {"value": 40.5}, '学生资助工作经费多少'),
+    ('rank', {"projects": ["高考入学政府资助区配套"], "value": 6.3}, '哪个项目钱最少'),
+    ('count', {"value": 2}, '潢源的家长满意度指标有几个'),
+    ('rank', {"projects": ["教师培训费"], "value": 1500}, '哪个项目的培训人数最多'),
+    ('unit_value', {"value": "≥92%"}, '临江师生满意度'),
+    ('budget', {"value": 56}, '电教馆安保经费全年'),
+    ('compare', {"answer_contains": ["=45%", "=30%"]}, '电教馆和装备办上半年预算执行率对比'),
+    ('which_units', {"units": ["苏州市电化教育馆"]}, '哪个单位的视频会议网络畅通性要求100%'),
+    ('unit_value', {"value": "≥5 天"}, '名单公示时间要求几天'),
+    ('list_indicators', {"answer_contains": ["共有4条"]}, '装备办效益指标和满意度指标'),
     ('budget', {"value": 2190.36}, '苏州电教馆资金总额'),
     ('budget', {"value": 8055.47}, '勤工俭学办公室预算'),
     ('budget', {"value": 8055.47}, '教育装备办公室资金总额'),

@@ -273,7 +273,7 @@ def _scope_tables(cat: Catalog, plan: Plan) -> list[TableGroup]:
 
 def _level_ok(rg: RowGroup, plan: Plan) -> bool:
     f, r = plan.filters, rg.row
-    if f.level1 and not (level1_category(r.level1) == f.level1 or key(r.level1).startswith(f.level1)):
+    if f.level1 and not any(level1_category(r.level1) == w or key(r.level1).startswith(w) for w in f.level1.split("|")):
         return False
     if f.level2 and not key(r.level2).startswith(f.level2):
         return False
@@ -417,7 +417,7 @@ def _label(plan: Plan) -> str:
     if f.level2:
         return f"{f.level2}指标"
     if f.level1:
-        return f"{f.level1}指标"
+        return "、".join(f"{w}指标" for w in f.level1.split("|"))
     return ""
 
 
@@ -604,7 +604,8 @@ def _unit_value(plan: Plan, ctx: QAContext) -> Answer:
     text = "；".join(parts) + "。"
     if plan.condition:
         text += _semantics_note(plan)
-    value = _value_text(rows[0], plan) if len(rows) == 1 else None
+    values = {_value_text(r, plan) for r in rows}
+    value = values.pop() if len(values) == 1 else None  # one row, or several with the same value
     return make_answer(plan, text, rows, value=value)
 
 

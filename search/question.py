@@ -282,6 +282,7 @@ _HALF_RE = re.compile(r"上半年|半年度|半年|年中")
 _DEPT_RE = re.compile(r"部门整体|整体支出|部门绩效|单位整体")
 _PROJECT_TABLE_RE = re.compile(r"项目支出(?:绩效目标)?(?:表|绩效)|项目(?:绩效目标)?表|项目支出绩效")
 _LEVEL1_RE = re.compile(r"(产出|效益|决策|过程|履职)(?:类)?指标")
+_LEVELS_RE = re.compile(r"(产出|效益|决策|过程|履职|满意度|成本)(?:类)?指标(?:和|与|及|、|以及)(产出|效益|决策|过程|履职|满意度|成本)(?:类)?指标")
 _LEVEL2_RE = re.compile(r"(数量|质量|时效|社会效益|经济效益|生态效益|可持续影响)(?:类)?指标")
 
 
@@ -777,7 +778,10 @@ def parse_question(question: str, vocab: Vocabulary) -> Plan:
     elif _PROJECT_TABLE_RE.search(text.s):
         table = "project"
         text.take_all(_PROJECT_TABLE_RE)
-    level1 = next((m.group(1) for m in text.take_all(_LEVEL1_RE)), None)
+    several = _LEVELS_RE.search(text.s)  # 效益指标和满意度指标: either level
+    if several:
+        text.take(*several.span())
+    level1 = "|".join(several.group(1, 2)) if several else next((m.group(1) for m in text.take_all(_LEVEL1_RE)), None)
     level2 = next((m.group(1) for m in text.take_all(_LEVEL2_RE)), None)
     # superlatives / rankings before the condition: 资金最少 is a pick, not "≥"
     aggregation, top_k = "", 1
@@ -1065,7 +1069,7 @@ def describe_plan(plan: Plan) -> str:
     if f.function:
         scope.append("核心职能=" + f.function)
     if f.level1 or f.level2:
-        scope.append("指标层级=" + "/".join(x for x in (f.level1, f.level2) if x))
+        scope.append("指标层级=" + "/".join(x.replace("|", "、") for x in (f.level1, f.level2) if x))
     if scope:
         parts.append("范围：" + "，".join(scope))
     if plan.budget:
