@@ -76,6 +76,7 @@ class _TableBuilder:
     project: str = ""
     duties: str = ""
     total: float | None = None
+    total_source: SourceRef | None = None
     expenses: list[ExpenseLine] = field(default_factory=list)
     funding: list[tuple[str, float]] = field(default_factory=list)
     goals: list[tuple[str, str]] = field(default_factory=list)
@@ -102,6 +103,7 @@ class _TableBuilder:
             goals=tuple(self.goals),
             duties=self.duties,
             rows=tuple(self.rows),
+            total_source=self.total_source,
         )
 
 
@@ -208,7 +210,8 @@ def _head_row(b: _TableBuilder, row: GridRow, file: str) -> None:
         nums = [parse_number(t) for t in texts[i + 1 :]]
         first_num = next((n for n in nums if n is not None), None)
         if k in vocab.TOTAL_KEYS and first_num is not None:
-            b.total = first_num if b.total is None else b.total
+            if b.total is None:
+                b.total, b.total_source = first_num, row.source(file, body[i])
             i += 1 + nums.index(first_num) + 1
             continue
         if k in vocab.EXPENSE_TOTAL_KEYS:

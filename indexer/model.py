@@ -139,6 +139,7 @@ class Table:
     goals: tuple[tuple[str, str], ...] = ()  # (label, text): 中长期目标, 年度目标 ...
     duties: str = ""  # 单位主要职能 / 部门职能概述
     rows: tuple[IndicatorRow, ...] = ()
+    total_source: SourceRef | None = None  # the line holding 资金总额 (None: not located)
 
     def goals_dict(self) -> dict[str, str]:
         return dict(self.goals)

@@ -176,6 +176,7 @@ def table_to_dict(t: Table) -> dict[str, Any]:
         "goals": [list(g) for g in t.goals],
         "duties": t.duties,
         "rows": [row_to_dict(r) for r in t.rows],
+        "total_source": t.total_source.to_json() if t.total_source else None,
     }
 
 
@@ -195,6 +196,7 @@ def table_from_dict(d: dict[str, Any]) -> Table:
         goals=tuple((a, b) for a, b in d["goals"]),
         duties=d["duties"],
         rows=tuple(row_from_dict(r) for r in d["rows"]),
+        total_source=_src(d["total_source"]) if d.get("total_source") else None,
     )
 
 

@@ -39,6 +39,8 @@ import cn2an
 
 from indexer.model import Target
 from indexer.normalize import clean_cell, to_simplified
+from indexer.values.lexicon import STRONG_PREFIX_OPS, SUFFIX_OPS, WEAK_PREFIX_OPS, alternation
+from indexer.values.units import KNOWN_UNITS
 
 # ---------------------------------------------------------------------------
 # folding
@@ -136,20 +138,6 @@ def _numbers(s: str) -> list[_Num]:
 # ---------------------------------------------------------------------------
 # units
 
-KNOWN_UNITS: tuple[str, ...] = (
-    "%", "‰", "个百分点", "百分点",
-    "万人次", "人次", "万人", "人", "名", "位", "户", "家",
-    "亿元", "万元", "千元", "元", "万", "亿",
-    "元/学年", "元/人", "人/元", "元/生", "元/年", "元/月", "元/人/年",
-    "次", "个", "所", "套", "台套", "节", "期", "场", "场次", "份", "条", "台", "项", "篇",
-    "件", "本", "册", "批", "处", "座", "间", "辆", "张", "部", "门", "届", "轮", "类", "种",
-    "校", "班", "级", "岁", "课时", "学时", "分",
-    "天", "日", "个工作日", "工作日", "小时", "分钟", "秒", "周", "个月", "月份", "月",
-    "年", "学年", "学期",
-    "平方米", "平方公里", "立方米", "公里", "千米", "米", "亩", "公顷",
-    "吨", "千克", "公斤", "克",
-    "TB", "GB", "MB", "KB", "PB", "M", "G", "Mbps", "Gbps", "兆", "千兆", "万兆",
-)  # fmt: skip
 _KNOWN_UNIT_SET = frozenset(KNOWN_UNITS)
 _KNOWN_UNIT_RE = re.compile("|".join(re.escape(u) for u in sorted(KNOWN_UNITS, key=len, reverse=True)))
 _MAX_UNIT_LEN = 6
@@ -157,7 +145,7 @@ _MAX_UNIT_LEN = 6
 # range separator.
 _UNIT_TOKEN_RE = re.compile(r"[^\s\d,.;:!?、。；：！？()（）\[\]【】<>=≥≤~〜\-—–至到\"'“”]+")
 # Where a unit token stops being a unit: suffix operators and trailing fillers.
-_UNIT_CUT_RE = re.compile(r"及以上|及以下|以上|以下|以内|之内|内|左右|为宜|完成")
+_UNIT_CUT_RE = re.compile(alternation(SUFFIX_OPS) + r"|左右|为宜|完成")
 _UNIT_HINT_MAP = {"百分比": "%", "百分率": "%", "百分之": "%"}
 _PLACEHOLDER_RE = re.compile(r"[/\\\-—–]+")
 
@@ -201,24 +189,10 @@ def _norm_unit_hint(unit_hint: str) -> str | None:
 # ---------------------------------------------------------------------------
 # operators and fillers
 
-# Explicit comparisons written before the number.
-_STRONG_OPS: dict[str, str] = {
-    "≥": "≥", ">=": "≥", "=>": "≥", "大于等于": "≥", "大于或等于": "≥", "不低于": "≥",
-    "不少于": "≥", "不小于": "≥", "至少": "≥", "最少": "≥", "最低": "≥",
-    "≤": "≤", "<=": "≤", "=<": "≤", "小于等于": "≤", "小于或等于": "≤", "不高于": "≤",
-    "不超过": "≤", "不超出": "≤", "未超过": "≤", "不大于": "≤", "不多于": "≤", "至多": "≤",
-    "最多": "≤", "最高": "≤",
-    ">": ">", "大于": ">", "高于": ">", "超过": ">", "多于": ">",
-    "<": "<", "小于": "<", "低于": "<", "少于": "<", "不足": "<",
-    "=": "=", "==": "=", "等于": "=", "≈": "=",
-}  # fmt: skip
-# Softer words before the number; a suffix operator wins over them
-# (控制在95%以上 -> ≥).
-_WEAK_OPS: dict[str, str] = {"达到": "≥", "达": "≥", "控制在": "≤", "控制": "≤"}
-# Operators written after the number/unit (90%以上, 300万元以内, 3天内).
-_SUFFIX_OPS: dict[str, str] = {
-    "及以上": "≥", "以上": "≥", "及以下": "≤", "以下": "≤", "以内": "≤", "之内": "≤", "内": "≤",
-}  # fmt: skip
+# Operator words come from the one lexicon (indexer.values.lexicon).
+_STRONG_OPS = STRONG_PREFIX_OPS
+_WEAK_OPS = WEAK_PREFIX_OPS
+_SUFFIX_OPS = SUFFIX_OPS
 # Words that may surround "op + number + unit" without making it qualitative.
 FILLERS: tuple[str, ...] = (
     "每年", "全年", "年度", "年均", "每月", "每季度", "每学期", "每学年", "每周", "每天", "每日",

@@ -23,9 +23,20 @@ from typing import TYPE_CHECKING, Any
 
 from indexer.model import Document, IndicatorRow, SourceRef, Table, Target, row_to_json, table_to_json
 from indexer.normalize import key
+from indexer.values.compare import amount_satisfies, semantics_note
+from indexer.values.units import UNIT_FAMILIES
 from indexer.vocab import level1_category
-from search.concepts import CONCEPTS, ConceptMatcher, row_in_categories
-from search.question import Plan, Verdict, Vocabulary, build_vocabulary, check_target, parse_question
+from search.concepts import CONCEPTS, ConceptMatcher, lexical_match, row_in_categories
+from search.question import (
+    Plan,
+    Verdict,
+    Vocabulary,
+    bare,
+    build_vocabulary,
+    check_target,
+    describe_plan,
+    parse_question,
+)
 
 if TYPE_CHECKING:
     from indexer.embedding import Encoder
@@ -51,11 +62,25 @@ class TableGroup:
     table: Table
     copies: list[tuple[Document, Table]] = field(default_factory=list)
 
-    def sources(self) -> list[dict[str, Any]]:
-        return [{"doc": d.file, **t.source.to_json()} for d, t in self.copies]
+    def sources(self, item: str | None = None) -> list[dict[str, Any]]:
+        """Where the table is, or (``item``: 资金总额 or an expense line) the line
+        holding that amount in every copy."""
+        out = []
+        for d, t in self.copies:
+            src = t.source
+            if item == "资金总额" and t.total_source is not None:
+                src = t.total_source
+            elif item:
+                line = next((e for e in t.expenses if key(e.name) == key(item)), None)
+                if line is not None:
+                    src = line.source
+            out.append({"doc": d.file, **src.to_json()})
+        return out
 
-    def to_json(self) -> dict[str, Any]:
-        return {**table_to_json(self.doc, self.table), "sources": self.sources()}
+    def to_json(self, item: str | None = None) -> dict[str, Any]:
+        sources = self.sources(item)
+        return {**table_to_json(self.doc, self.table), "item": item or "", "sources": sources,
+                "source": sources[0] if sources else None}  # fmt: skip
 
 
 @dataclass
@@ -212,7 +237,13 @@ class Answer:
             "sources": [list(s) for s in self.sources],
             "tables": list(self.tables),
             "value": self.value,
+            "understood": self.plan_text,
         }
+
+    @property
+    def plan_text(self) -> str:
+        """The plan in words (``理解为：…``)."""
+        return describe_plan(self.plan)
 
     def render(self) -> str:
         """Readable answer with one citation line per supporting item."""
@@ -242,9 +273,11 @@ def _scope_tables(cat: Catalog, plan: Plan) -> list[TableGroup]:
 
 def _level_ok(rg: RowGroup, plan: Plan) -> bool:
     f, r = plan.filters, rg.row
-    if f.level1 and not (level1_category(r.level1) == f.level1 or key(r.level1).startswith(f.level1)):
+    if f.level1 and not any(level1_category(r.level1) == w or key(r.level1).startswith(w) for w in f.level1.split("|")):
         return False
-    return not (f.level2 and not key(r.level2).startswith(f.level2))
+    if f.level2 and not key(r.level2).startswith(f.level2):
+        return False
+    return not (f.function and not key(r.function).startswith(key(f.function)))
 
 
 def _concept_ok(rg: RowGroup, plan: Plan, names: dict[str, str] | None) -> bool:
@@ -257,14 +290,27 @@ def _concept_ok(rg: RowGroup, plan: Plan, names: dict[str, str] | None) -> bool:
 
 
 def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None = None) -> list[RowGroup]:
-    """Rows in scope (filters, levels) that match the plan's concept."""
+    """Rows in scope (filters, levels) that match the plan's concept.
+
+    Lexical matching first; the embedding model is asked only when lexical
+    matching leaves a gap (no row in scope), so rows-only questions never load it."""
     scope = {id(t) for t in (tables if tables is not None else _scope_tables(ctx.catalog, plan))}
-    names = ctx.matcher.match(plan.concept, plan.concept_free) if plan.concept else None
-    return [
-        rg
-        for rg in ctx.catalog.rows
-        if id(rg.table) in scope and _level_ok(rg, plan) and _concept_ok(rg, plan, names)
-    ]
+    scoped = [rg for rg in ctx.catalog.rows if id(rg.table) in scope and _level_ok(rg, plan) and _also_ok(rg, plan)]
+    if not plan.concept:
+        return scoped
+    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)
+               or lexical_match(plan.concept, plan.concept_free, bare(rg.name_key))}  # fmt: skip
+    found = [rg for rg in scoped if _concept_ok(rg, plan, lexical)]
+    if found:
+        return found
+    names = ctx.matcher.match(plan.concept, plan.concept_free)  # a gap: semantic matching
+    return [rg for rg in scoped if _concept_ok(rg, plan, names)]
+
+
+def _also_ok(rg: RowGroup, plan: Plan) -> bool:
+    """Every further word of the question is in the row's name (or its project's)."""
+    where = bare(rg.name_key) + key(rg.table.project)
+    return all(bare(a) in where for a in plan.also)
 
 
 @dataclass
@@ -308,6 +354,7 @@ def make_answer(
     projects: Sequence[str] | None = None,
     tables: Sequence[TableGroup] = (),
     value: float | int | str | None = None,
+    item: str | None = None,
 ) -> Answer:
     return Answer(
         question=plan.question,
@@ -320,7 +367,7 @@ def make_answer(
         sources=tuple(tuple(r.sources()) for r in rows),
         near_misses=tuple(_annotated(r, v.reason) for r, v in (split.near if split else [])),
         unquantified=tuple(_annotated(r, v.reason) for r, v in (split.unquantified if split else [])),
-        tables=tuple(t.to_json() for t in tables),
+        tables=tuple(t.to_json(item) for t in tables),
         value=value,
     )
 
@@ -334,6 +381,11 @@ def execute(plan: Plan, ctx: QAContext) -> Answer:
         "count": _count,
         "compare": _compare,
         "budget": _budget,
+        "rank": _rank,
+        "difference": _difference,
+        "functions": _functions,
+        "goals": _goals,
+        "not_in_index": _not_in_index,
     }.get(plan.intent, _fallback)
     return handler(plan, ctx)
 
@@ -341,14 +393,20 @@ def execute(plan: Plan, ctx: QAContext) -> Answer:
 # --------------------------------------------------------------------------- wording
 
 _KIND = {"department": "部门整体", "project": "项目支出"}
-_SHOWN = 8  # items named in the answer sentence before "等"
 
 
-def _join(items: Sequence[str], limit: int = _SHOWN) -> str:
-    items = list(items)
-    if len(items) <= limit:
-        return "、".join(items)
-    return "、".join(items[:limit]) + f"等{len(items)}项"
+def _join(items: Sequence[str], limit: int | None = None) -> str:
+    """Every item, never a silent cut (long row lists are collapsed by the caller)."""
+    return "、".join(items)
+
+
+_LONG = 20  # more rows than this: the sentence gives the count, the table lists them all
+
+
+def _rows_sentence(names: Sequence[str]) -> str:
+    if len(names) <= _LONG:
+        return "：" + "、".join(names)
+    return f"，全部{len(names)}条列在下方依据中"
 
 
 def _label(plan: Plan) -> str:
@@ -359,7 +417,7 @@ def _label(plan: Plan) -> str:
     if f.level2:
         return f"{f.level2}指标"
     if f.level1:
-        return f"{f.level1}指标"
+        return "、".join(f"{w}指标" for w in f.level1.split("|"))
     return ""
 
 
@@ -393,19 +451,15 @@ def _scope(plan: Plan) -> str:
         parts.append("、".join(f"{y}年" for y in f.years))
     if f.table and not f.projects:
         parts.append(_KIND[f.table] + "表")
+    if f.function:
+        parts.append(f"{f.function}下")
     return "".join(parts)
 
 
 def _semantics_note(plan: Plan) -> str:
     if plan.condition is None:
         return ""
-    c = plan.condition.label()
-    col = "半年指标值" if plan.column == "half_year" else "全年指标值"
-    unit = "" if plan.condition.unit else "问题未写单位，按数值比较；"
-    return (
-        f"（口径：按{col}判断，指标值允许的所有取值都满足{c}才算满足，如“≥85%”不满足“≥90%”；"
-        f"区间≥取下限、≤取上限；{unit}单位须一致；定性指标不参与比较。）"
-    )
+    return semantics_note(plan.condition, plan.column)
 
 
 def _value_text(rg: RowGroup, plan: Plan) -> str:
@@ -480,7 +534,7 @@ def _which_projects(plan: Plan, ctx: QAContext) -> Answer:
     split = split_rows(rows, plan)
     projects = list(_uniq(r.table.project for r in split.ok))
     if plan.concept and not plan.condition:  # a project named after the concept counts too
-        named = ctx.matcher.match(plan.concept, plan.concept_free)
+        named = {k for t in tables if lexical_match(plan.concept, plan.concept_free, k := key(t.project))}
         projects += [t.project for t in tables if key(t.project) in named and t.project not in projects]
     if not rows and not projects:
         return make_answer(plan, _not_found(plan, scope), units=(), projects=())
@@ -515,7 +569,7 @@ def _list_indicators(plan: Plan, ctx: QAContext) -> Answer:
     what = _what(plan)
     names = [_row_brief(r, plan) for r in split.ok]
     text = (
-        f"{_subject(plan)}共有{len(split.ok)}条{what}：{_join(names)}。"
+        f"{_subject(plan)}共有{len(split.ok)}条{what}{_rows_sentence(names)}。"
         if split.ok
         else (f"{_subject(plan)}没有{what}。")
     )
@@ -523,8 +577,17 @@ def _list_indicators(plan: Plan, ctx: QAContext) -> Answer:
     return make_answer(plan, text, split.ok, split)
 
 
+def _counted_in(unit: str | None, wanted: str) -> bool:
+    if wanted == "person":
+        return UNIT_FAMILIES.get(unit or "", ("",))[0] == "person"
+    return (unit or "") == wanted
+
+
 def _unit_value(plan: Plan, ctx: QAContext) -> Answer:
     rows = select_rows(ctx, plan)
+    if plan.want_family:  # 培训多少人 / 几次: the value counted in that unit
+        counted = [r for r in rows if _counted_in(r.target(plan.column).unit, plan.want_family)]
+        rows = counted or rows
     if not rows:
         return make_answer(plan, _not_found(plan, _scope(plan)))
     col = "半年指标值" if plan.column == "half_year" else "指标值"
@@ -538,10 +601,11 @@ def _unit_value(plan: Plan, ctx: QAContext) -> Answer:
                 "" if v.ok else f"（{v.reason}）"
             )
         parts.append(s)
-    text = "；".join(parts[:_SHOWN]) + (f"；等{len(parts)}条" if len(parts) > _SHOWN else "") + "。"
+    text = "；".join(parts) + "。"
     if plan.condition:
         text += _semantics_note(plan)
-    value = _value_text(rows[0], plan) if len(rows) == 1 else None
+    values = {_value_text(r, plan) for r in rows}
+    value = values.pop() if len(values) == 1 else None  # one row, or several with the same value
     return make_answer(plan, text, rows, value=value)
 
 
@@ -559,7 +623,7 @@ def _count(plan: Plan, ctx: QAContext) -> Answer:
         answer_units, answer_projects = None, items
     else:
         items = [_row_brief(r, plan) for r in split.ok]
-        text = f"{scope or '索引中'}共有{len(items)}条{what}" + (f"：{_join(items)}。" if items else "。")
+        text = f"{scope or '索引中'}共有{len(items)}条{what}" + (f"{_rows_sentence(items)}。" if items else "。")
         answer_units = answer_projects = None
     text += _unquantified_note(split, plan) + _semantics_note(plan)
     return make_answer(
@@ -594,9 +658,7 @@ def _compare(plan: Plan, ctx: QAContext) -> Answer:
     for name, pred in groups:
         mine = [r for r in split.ok if pred(r.table)]
         kept += mine
-        shown = "、".join(_row_brief(r, plan) for r in mine[:4]) + (
-            f"等{len(mine)}条" if len(mine) > 4 else ""
-        )
+        shown = "、".join(_row_brief(r, plan) for r in mine)
         parts.append(f"{name}：{shown}" if mine else f"{name}：未设定{label}指标")
     text = f"{label}{_col(plan)}{_cond(plan)}对比——" + "；".join(parts) + "。"
     text += _unquantified_note(split, plan) + _semantics_note(plan)
@@ -606,27 +668,14 @@ def _compare(plan: Plan, ctx: QAContext) -> Answer:
 # --------------------------------------------------------------------------- budget
 
 
-_TO_WAN = {"元": 1e-4, "千元": 1e-1, "万元": 1.0, "万": 1.0, "亿元": 1e4, "亿": 1e4, None: 1.0, "": 1.0}
-
-
 def _amount_satisfies(amount: float, cond) -> bool | None:
-    """An amount in 万元 against a condition such as 超过100万元 (None: units cannot be compared)."""
-    factor = _TO_WAN.get(cond.unit)
-    if factor is None:
-        return None
-    if isinstance(cond.number, tuple):
-        lo, hi = (n * factor for n in cond.number)
-        return lo <= amount <= hi
-    n = cond.number * factor
-    return {
-        "≥": amount >= n, ">": amount > n, "≤": amount <= n, "<": amount < n, "=": abs(amount - n) < 1e-9,
-    }.get(cond.op)
+    return amount_satisfies(amount, cond)
 
 
 def _budget_condition(plan: Plan, item: str, col: str, amounts, who) -> Answer:
     """Budget amounts filtered by a numeric condition (哪些项目的资金总额超过100万元)."""
     cond = plan.condition
-    if _TO_WAN.get(cond.unit) is None:
+    if amount_satisfies(0.0, cond) is None:
         return make_answer(plan, f"条件“{cond.label()}”的单位无法与金额（万元）比较，未作筛选。", units=())
     hits = [(t, a) for t, a in amounts if a is not None and _amount_satisfies(a, cond)]
     misses = [(t, a) for t, a in amounts if a is not None and not _amount_satisfies(a, cond)]
@@ -639,7 +688,7 @@ def _budget_condition(plan: Plan, item: str, col: str, amounts, who) -> Answer:
     if blank:
         text += f"另有{len(blank)}张表未填写{item}，未计入。"
     return make_answer(plan, text, units=[t.unit for t, _ in hits], projects=[t.project for t, _ in hits],
-                       tables=[t for t, _ in hits], value=len(hits))  # fmt: skip
+                       tables=[t for t, _ in hits], value=len(hits), item=item)  # fmt: skip
 
 
 def _wan(v: float | None) -> str:
@@ -664,8 +713,8 @@ def _budget_tables(plan: Plan, ctx: QAContext) -> list[TableGroup]:
             tables = [t for t in tables if t.table.expenses]
         else:
             tables = [t for t in tables if _expense(t.table, plan.budget_item, plan.column)[0]]
-    if not (f.projects or f.table or plan.aggregate):
-        # a unit's own amounts are in its 部门整体 table when it has one
+    if not (f.projects or f.table):
+        # a unit's own amounts are in its 部门整体 table when it has one (its projects are part of it)
         with_dept = {t.unit for t in tables if t.kind == "department"}
         tables = [t for t in tables if t.kind == "department" or t.unit not in with_dept]
     return tables
@@ -716,6 +765,11 @@ def _budget(plan: Plan, ctx: QAContext) -> Answer:
             + (f"，{who(ranked[0][0])}最高。" if ranked[0][1] != ranked[1][1] else "。")
         )
         value: float | None = ranked[0][1]
+    elif plan.aggregation == "avg" and known:
+        value = round(sum(a for _, a in known) / len(known), 2)
+        text = f"{scope}{len(known)}张表的{item}{col}平均为{_wan(value)}（合计{_wan(round(sum(a for _, a in known), 2))}）。"
+        if len(known) < len(amounts):
+            text += f"另有{len(amounts) - len(known)}张表未填写，未计入。"
     elif plan.aggregate and len(amounts) > 1:
         value = round(sum(a for _, a in known), 2)
         text = f"{scope}{len(known)}张表的{item}{col}合计{_wan(value)}。"
@@ -733,12 +787,337 @@ def _budget(plan: Plan, ctx: QAContext) -> Answer:
         )
         value = amounts[0][1] if len(amounts) == 1 else None
     return make_answer(plan, text, units=[t.unit for t, _ in amounts], projects=[t.project for t, _ in amounts],
-                       tables=[t for t, _ in amounts], value=value)  # fmt: skip
+                       tables=[t for t, _ in amounts], value=value, item=item)  # fmt: skip
 
 
 def replace_table(plan: Plan) -> Plan:
     """The plan without its table-kind filter (the kind is said separately)."""
     return replace(plan, filters=replace(plan.filters, table=None))
+
+
+# --------------------------------------------------------------------------- rank, difference
+
+
+def _who(t: TableGroup) -> str:
+    return t.unit + (f"“{t.project}”项目" if t.project else "") + (f"（{t.year}年）" if t.year else "")
+
+
+def _table_amount(t: TableGroup, plan: Plan) -> float | None:
+    if plan.budget in ("expense", "funding") and plan.budget_item:
+        return _expense(t.table, plan.budget_item, plan.column)[1]
+    return t.table.total_budget_wan
+
+
+def _unit_amounts(plan: Plan, ctx: QAContext) -> list[tuple[str, float | None, list[TableGroup]]]:
+    """Per unit: its 部门整体 amount, else the sum over its project tables."""
+    out = []
+    tables = _scope_tables(ctx.catalog, plan)
+    for unit in _uniq(t.unit for t in tables):
+        mine = [t for t in tables if t.unit == unit]
+        dept = [t for t in mine if t.kind == "department"]
+        use = dept or mine
+        vals = [a for a in (_table_amount(t, plan) for t in use) if a is not None]
+        out.append((unit, round(sum(vals), 2) if vals else None, use))
+    return out
+
+
+def _amount_item(plan: Plan) -> str:
+    return plan.budget_item if plan.budget in ("expense", "funding") and plan.budget_item else "资金总额"
+
+
+def _pick(ranked: list[tuple[Any, float]], plan: Plan) -> list[tuple[Any, float]]:
+    """The first ``top_k`` entries (``nth``: the k-th one), ties included."""
+    k = max(1, plan.top_k)
+    if not ranked:
+        return []
+    if plan.aggregation == "nth":
+        if k > len(ranked):
+            return []
+        return [x for x in ranked if x[1] == ranked[k - 1][1]]
+    cut = ranked[min(k, len(ranked)) - 1][1]
+    return [x for i, x in enumerate(ranked) if i < k or x[1] == cut]
+
+
+def _order_word(plan: Plan) -> str:
+    if plan.aggregation == "nth":
+        return f"排第{plan.top_k}"
+    if plan.top_k > 1:
+        return ("最高的前" if plan.aggregation != "min" else "最低的前") + str(plan.top_k)
+    return {"max": "最高", "min": "最低", "top": "最高"}.get(plan.aggregation, "")
+
+
+def _rank_project_counts(plan: Plan, ctx: QAContext) -> Answer:
+    tables = [t for t in _scope_tables(ctx.catalog, replace(plan, filters=replace(plan.filters, table=None)))
+              if t.kind == "project"]  # fmt: skip
+    counts = [(u, sum(1 for t in tables if t.unit == u)) for u in _uniq(t.unit for t in tables)]
+    desc = plan.aggregation != "min"
+    ranked = sorted(counts, key=lambda x: -x[1] if desc else x[1])
+    picked = _pick([(u, float(n)) for u, n in ranked], plan)
+    if not picked:
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有项目支出表。", units=())
+    head = "、".join(f"{u}（{int(n)}个项目）" for u, n in picked)
+    text = f"项目支出表{_order_word(plan)}的单位是{head}。各单位项目数：" + "、".join(f"{u}{n}个" for u, n in ranked) + "。"
+    mine = [t for t in tables if t.unit in {u for u, _ in picked}]
+    return make_answer(plan, text, units=[u for u, _ in picked], projects=(), tables=mine, value=int(picked[0][1]))
+
+
+def _rank_row_counts(plan: Plan, ctx: QAContext) -> Answer:
+    rows = select_rows(ctx, plan)
+    over = plan.rank_over if plan.rank_over in ("units", "projects") else "units"
+    keyf = (lambda rg: rg.table.unit) if over == "units" else (lambda rg: rg.table.project)
+    label = _label(plan) or "指标"
+    counts = [(k, sum(1 for r in rows if keyf(r) == k)) for k in _uniq(keyf(r) for r in rows)]
+    desc = plan.aggregation != "min"
+    ranked = sorted(counts, key=lambda x: -x[1] if desc else x[1])
+    picked = _pick([(k, float(n)) for k, n in ranked], plan)
+    if not picked:
+        return make_answer(plan, _not_found(plan, _scope(plan)), units=())
+    noun = "单位" if over == "units" else "项目"
+    word = "最多" if desc else "最少"
+    head = "、".join(f"{k}（{int(n)}条）" for k, n in picked)
+    text = f"{_scope(plan)}{label}指标{word}的{noun}是{head}。各{noun}条数：" + "、".join(f"{k}{n}条" for k, n in ranked) + "。"
+    names = {k for k, _ in picked}
+    support = [r for r in rows if keyf(r) in names]
+    return make_answer(plan, text, support, units=[k for k, _ in picked] if over == "units" else None,
+                       projects=[k for k, _ in picked] if over == "projects" else None,
+                       value=int(picked[0][1]))  # fmt: skip
+
+
+def _rank(plan: Plan, ctx: QAContext) -> Answer:
+    if plan.rank_by == "projects":
+        return _rank_project_counts(plan, ctx)
+    if plan.rank_by == "rows":
+        return _rank_row_counts(plan, ctx)
+    if plan.budget:
+        return _rank_budget(plan, ctx)
+    return _rank_rows(plan, ctx)
+
+
+def _rank_budget(plan: Plan, ctx: QAContext) -> Answer:
+    item, scope = _amount_item(plan), _scope(plan)
+    desc = plan.aggregation != "min"
+    col = "半年计划执行数" if plan.column == "half_year" else ""
+    if plan.rank_over == "projects":
+        tables = [t for t in _scope_tables(ctx.catalog, plan) if t.kind == "project"]
+        entries = [(t, a) for t in tables if (a := _table_amount(t, plan)) is not None]
+        ranked = sorted(entries, key=lambda x: -x[1] if desc else x[1])
+        picked = _pick(ranked, plan)
+        if not picked:
+            return make_answer(plan, f"{scope}没有填写{item}的项目支出表。", units=(), projects=())
+        head = "、".join(f"“{t.project}”（{t.unit}，{_wan(a)}）" for t, a in picked)
+        text = f"{scope}{item}{col}{_order_word(plan)}的项目是{head}。"
+        text += f"全部{len(ranked)}个项目按{item}排序：" + "、".join(f"{t.project}{_wan(a)}" for t, a in ranked) + "。"
+        tabs = [t for t, _ in picked]
+        return make_answer(plan, text, units=[t.unit for t in tabs], projects=[t.project for t in tabs],
+                           tables=tabs, value=picked[0][1], item=item)  # fmt: skip
+    per_unit = [(u, a, ts) for u, a, ts in _unit_amounts(plan, ctx) if a is not None]
+    ranked_u = sorted(per_unit, key=lambda x: -x[1] if desc else x[1])
+    picked_u = _pick([((u, ts), a) for u, a, ts in ranked_u], plan)
+    if not picked_u:
+        return make_answer(plan, f"{scope}没有填写{item}的单位。", units=())
+    head = "、".join(f"{u}（{_wan(a)}）" for (u, _), a in picked_u)
+    text = f"{scope}{item}{col}{_order_word(plan)}的单位是{head}。"
+    text += f"全部{len(ranked_u)}个单位按{item}排序：" + "、".join(f"{u}{_wan(a)}" for u, a, _ in ranked_u) + "。"
+    text += "（单位有部门整体表时取部门整体表的金额，否则为其项目支出表合计。）"
+    tabs = [t for (_, ts), _ in picked_u for t in ts]
+    return make_answer(plan, text, units=[u for (u, _), _ in picked_u], projects=(), tables=tabs,
+                       value=picked_u[0][1], item=item)  # fmt: skip
+
+
+def _number(rg: RowGroup, plan: Plan, high: bool) -> tuple[str, float] | None:
+    """(unit family, value in the family's base unit) of a numeric target."""
+    t = rg.target(plan.column)
+    if not t.is_numeric:
+        return None
+    fam = UNIT_FAMILIES.get(t.unit or "")
+    if fam is None:
+        return None
+    n = t.number
+    v = (n[1] if high else n[0]) if isinstance(n, tuple) else float(n)  # type: ignore[arg-type]
+    return fam[0], v * fam[1]
+
+
+def _rank_rows(plan: Plan, ctx: QAContext) -> Answer:
+    rows = select_rows(ctx, plan)
+    label, scope = _label(plan) or "指标", _scope(plan)
+    desc = plan.aggregation != "min"
+    nums = [(rg, x) for rg in rows if (x := _number(rg, plan, desc)) is not None]
+    if not nums:
+        return make_answer(plan, _not_found(plan, scope) if not rows else f"{scope}的{label}指标都没有可比较的数值。",
+                           units=())  # fmt: skip
+    fams = [x[0] for _, x in nums]
+    family = max(set(fams), key=fams.count)
+    left_out = len(rows) - sum(1 for f in fams if f == family)
+    nums = [(rg, v) for rg, (f, v) in nums if f == family]
+    base = {"percent": "%", "money": "元", "person": "人", "person_time": "人次", "day": "天"}[family]
+    if family == "money":
+        nums = [(rg, v / 1e4) for rg, v in nums]
+        base = "万元"
+
+    def fmt(v: float) -> str:
+        return f"{v:.2f}".rstrip("0").rstrip(".") + base
+
+    over = plan.rank_over or "indicators"
+    if over in ("units", "projects"):
+        keyf = (lambda rg: rg.table.unit) if over == "units" else (lambda rg: rg.table.project or "")
+        best: dict[str, tuple[RowGroup, float]] = {}
+        for rg, v in nums:
+            k = keyf(rg)
+            if over == "projects" and not k:
+                continue
+            if k not in best or (v > best[k][1] if desc else v < best[k][1]):
+                best[k] = (rg, v)
+        ranked = sorted(best.items(), key=lambda x: -x[1][1] if desc else x[1][1])
+        picked = _pick([(k, rv[1]) for k, rv in ranked], plan)
+        names = {k for k, _ in picked}
+        noun = "单位" if over == "units" else "项目"
+        head = "、".join(f"{k}（“{best[k][0].row.name}”{_value_text(best[k][0], plan)}）" for k, _ in picked)
+        text = f"{scope}{label}{_col(plan)}目标{_order_word(plan)}的{noun}是{head}。"
+        text += f"全部{len(ranked)}个{noun}（各取{'最高' if desc else '最低'}值）：" + "、".join(
+            f"{k}{fmt(rv[1])}" for k, rv in ranked) + "。"  # fmt: skip
+        support = [best[k][0] for k, _ in picked]
+        units = [rg.table.unit for rg in support]
+        projects = [rg.table.project for rg in support] if over == "projects" else None
+        if over == "units":
+            units = [k for k, _ in picked if k in names]
+    else:
+        ranked_r = sorted(nums, key=lambda x: -x[1] if desc else x[1])
+        picked_r = _pick(ranked_r, plan)
+        support = [rg for rg, _ in picked_r]
+        head = "、".join(f"{rg.table.unit}{'“' + rg.table.project + '”' if rg.table.project else ''}的“{rg.row.name}”"
+                        f"（{_value_text(rg, plan)}）" for rg in support)  # fmt: skip
+        text = f"{scope}{label}{_col(plan)}目标{_order_word(plan)}的指标是{head}。"
+        units, projects = [rg.table.unit for rg in support], None
+    if left_out:
+        text += f"另有{left_out}条{label}指标为定性、未填写或单位不同（如元/学年），未参与排序。"
+    value = picked[0][1] if over in ("units", "projects") else picked_r[0][1]
+    return make_answer(plan, text, support, units=units, projects=projects, value=round(value, 4))
+
+
+def _side_groups(plan: Plan) -> list[tuple[str, Plan]]:
+    f = plan.filters
+    if plan.compare_by == "years" and len(f.years) >= 2:
+        return [(f"{y}年", replace(plan, filters=replace(f, years=(y,)))) for y in f.years]
+    sides: list[tuple[str, Plan]] = [(u, replace(plan, filters=replace(f, units=(u,), projects=()))) for u in f.units]
+    sides += [(p, replace(plan, filters=replace(f, projects=(p,), units=()))) for p in f.projects]
+    return sides
+
+
+def _difference(plan: Plan, ctx: QAContext) -> Answer:
+    sides = _side_groups(plan)[:2]
+    if len(sides) < 2:
+        return _fallback(plan, ctx)
+    if plan.budget or not plan.concept:
+        item = _amount_item(plan)
+        vals = []
+        for name, sp in sides:
+            if sp.filters.projects:
+                ts = [t for t in _scope_tables(ctx.catalog, sp) if t.kind == "project"]
+                amounts = [a for t in ts if (a := _table_amount(t, plan)) is not None]
+                vals.append((name, round(sum(amounts), 2) if amounts else None, ts))
+            else:
+                got = _unit_amounts(sp, ctx)
+                vals.append((name, got[0][1], got[0][2]) if got else (name, None, []))
+        (a_name, a, a_t), (b_name, b, b_t) = vals
+        if a is None or b is None:
+            missing = a_name if a is None else b_name
+            return make_answer(plan, f"{missing}没有填写{item}，无法计算差额。", tables=a_t + b_t, item=item)
+
+        def yr(ts: list[TableGroup]) -> str:
+            ys = _uniq(str(t.year) for t in ts if t.year)
+            return f"（{'、'.join(ys)}年）" if ys else ""
+
+        d = round(a - b, 2)
+        rel = "多" if d > 0 else "少" if d < 0 else "相同，差"
+        text = f"{a_name}{yr(a_t)}{item}{_wan(a)}，{b_name}{yr(b_t)}{item}{_wan(b)}，"
+        if plan.aggregation == "abs":  # 相差多少: no direction asked
+            d = abs(d)
+            text += f"两者相差{_wan(d)}（{a_name if a >= b else b_name}较多）。"
+        else:
+            text += f"{a_name}比{b_name}{rel}{_wan(abs(d))}。"
+        return make_answer(plan, text, units=[t.unit for t in a_t + b_t], projects=(), tables=a_t + b_t,
+                           value=d, item=item)  # fmt: skip
+    # indicator values
+    picked = []
+    for name, sp in sides:
+        rows = [r for r in select_rows(ctx, sp) if _number(r, plan, True) is not None]
+        if len(rows) != 1:
+            return make_answer(plan, f"{name}的“{plan.concept}”指标有{len(rows)}条可比较的数值，无法直接求差；"
+                               f"请指明具体指标。", rows)  # fmt: skip
+        picked.append((name, rows[0]))
+    (a_name, ra), (b_name, rb) = picked
+    fa, va = _number(ra, plan, True)  # type: ignore[misc]
+    fb, vb = _number(rb, plan, True)  # type: ignore[misc]
+    if fa != fb:
+        return make_answer(plan, f"{a_name}与{b_name}的指标单位不同，无法求差。", [ra, rb])
+    d = round(va - vb, 4)
+    text = (f"{a_name}的“{ra.row.name}”为{_value_text(ra, plan)}，{b_name}的“{rb.row.name}”为{_value_text(rb, plan)}，"
+            f"相差{d:g}{ra.target(plan.column).unit or ''}。")  # fmt: skip
+    return make_answer(plan, text, [ra, rb], value=d)
+
+
+# --------------------------------------------------------------------------- functions, unknown names
+
+
+def _goals(plan: Plan, ctx: QAContext) -> Answer:
+    """年度目标 / 中长期目标 as written in each table in scope."""
+    tables = _scope_tables(ctx.catalog, plan)
+    if not (plan.filters.projects or plan.filters.table):
+        with_dept = {t.unit for t in tables if t.kind == "department"}
+        tables = [t for t in tables if t.kind == "department" or t.unit not in with_dept]
+    parts, used = [], []
+    for t in tables:
+        goals = [(k, v) for k, v in t.table.goals if not plan.aggregation or plan.aggregation in k]
+        if goals:
+            used.append(t)
+            parts += [f"{_who(t)}的{k}：{v.strip()}" for k, v in goals]
+    if not parts:
+        what = f"{plan.aggregation}目标" if plan.aggregation else "绩效目标"
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有填写{what}。", units=())
+    return make_answer(plan, "\n".join(parts), units=[t.unit for t in used],
+                       projects=[t.project for t in used], tables=used)  # fmt: skip
+
+
+def _duties(plan: Plan, ctx: QAContext, tables: list[TableGroup]) -> Answer:
+    """Units without 核心职能 columns: their 单位主要职能 / 部门职能概述 text."""
+    with_duties = [t for t in tables if t.table.duties]
+    if not with_duties:
+        return make_answer(plan, f"{_scope(plan) or '索引中'}没有按核心职能填报的指标，也没有填写单位主要职能。",
+                           units=(), value=0)  # fmt: skip
+    text = "\n".join(f"{t.unit}的单位主要职能（原文）：{t.table.duties.strip()}" for t in with_duties)
+    return make_answer(plan, text, units=[t.unit for t in with_duties], tables=with_duties)
+
+
+def _functions(plan: Plan, ctx: QAContext) -> Answer:
+    scope_tables = _scope_tables(ctx.catalog, plan)
+    rows = [rg for rg in ctx.catalog.rows if rg.row.function and id(rg.table) in {id(t) for t in scope_tables}]
+    if not rows:
+        return _duties(plan, ctx, scope_tables)
+    parts, total = [], 0
+    for unit in _uniq(rg.table.unit for rg in rows):
+        funcs = list(_uniq(rg.row.function for rg in rows if rg.table.unit == unit))
+        total += len(funcs)
+        parts.append(f"{unit}共{len(funcs)}项核心职能：" + "；".join(funcs))
+    text = "。".join(parts) + "。"
+    support = [next(rg for rg in rows if rg.row.function == f) for f in _uniq(rg.row.function for rg in rows)]
+    return make_answer(plan, text, support, value=total)
+
+
+def _close_units(ctx: QAContext, name: str, k: int = 3) -> list[str]:
+    import difflib
+
+    units = list(ctx.catalog.vocab.unit_region)
+    scored = sorted(units, key=lambda u: -difflib.SequenceMatcher(None, key(u), name).ratio())
+    return scored[:k]
+
+
+def _not_in_index(plan: Plan, ctx: QAContext) -> Answer:
+    names = "、".join(f"“{n}”" for n in plan.unknown)
+    close = _close_units(ctx, plan.unknown[0])
+    text = f"索引中没有{names}的绩效目标表，无法回答。"
+    if close:
+        text += "相近的单位有：" + "、".join(close) + "，可改问这些单位。"
+    return make_answer(plan, text, units=(), projects=())
 
 
 # --------------------------------------------------------------------------- fallback
@@ -800,7 +1179,15 @@ def _fallback(plan: Plan, ctx: QAContext) -> Answer:
         for r in rows[:3]
     )
     text = FALLBACK_PREFIX + (brief + "。" if rows else "没有找到相关内容。")
+    text += _understood_note(plan)
     return make_answer(plan, text, rows)
+
+
+def _understood_note(plan: Plan) -> str:
+    """What the parser did and did not understand (fallback answers)."""
+    got = describe_plan(plan).removeprefix("理解为：")
+    missing = plan.note or "问题类型"
+    return f"（以上为检索结果，不是结构化答案。已识别：{got}；未能识别：{missing}。）"
 
 
 # --------------------------------------------------------------------------- rendering
@@ -813,25 +1200,41 @@ def _src_label(sources: Sequence[dict[str, Any]]) -> str:
     return "；".join(out)
 
 
-def _row_line(i: int, r: dict[str, Any], sources: Sequence[dict[str, Any]], extra: str = "") -> str:
+def _row_line(i: int, r: dict[str, Any], sources: Sequence[dict[str, Any]], extra: str = "",
+              half_year: bool = False) -> str:  # fmt: skip
     kind = f"项目“{r['project']}”" if r["project"] else "部门整体"
     levels = "/".join(x for x in (r["function"], r["level1"], r["level2"], r["task"][:20]) if x)
-    half = f"（半年 {r['half_year']}）" if r["half_year"] and r["half_year"] != r["value"] else ""
-    value = r["value"] or "未填写"
-    line = f"  {i}. {r['unit']}｜{r['year']}年｜{kind}｜{levels}｜{r['name']}｜{value}{half}"
+    if half_year:  # a half-year answer shows the half-year value it used
+        value = f"半年 {r['half_year'] or '未填写'}（全年 {r['value'] or '未填写'}）"
+    else:
+        half = f"（半年 {r['half_year']}）" if r["half_year"] and r["half_year"] != r["value"] else ""
+        value = (r["value"] or "未填写") + half
+    line = f"  {i}. {r['unit']}｜{r['year']}年｜{kind}｜{levels}｜{r['name']}｜{value}"
     return line + (f"｜{extra}" if extra else "") + f"\n     来源：{_src_label(sources)}"
 
 
+def _table_amount_json(t: dict[str, Any], half_year: bool) -> str:
+    item = t.get("item") or "资金总额"
+    if item == "资金总额":
+        return f"资金总额 {_wan(t['total_budget_wan'])}"
+    for e in t.get("expenses", []):
+        if key(e["name"]) == key(item):
+            v = e["half_year"] if half_year else e["annual"]
+            return f"{e['name']} {_wan(v)}" + ("（半年计划执行数）" if half_year else "")
+    return item
+
+
 def render_answer(a: Answer) -> str:
-    lines = [a.text]
+    half = a.plan.column == "half_year"
+    lines = [a.plan_text, a.text]
     if a.rows:
         lines.append(f"\n依据（{len(a.rows)}条）：")
-        lines += [_row_line(i, r, s) for i, (r, s) in enumerate(zip(a.rows, a.sources), 1)]
+        lines += [_row_line(i, r, s, half_year=half) for i, (r, s) in enumerate(zip(a.rows, a.sources), 1)]
     if a.tables:
         lines.append(f"\n依据（{len(a.tables)}张表）：")
         for i, t in enumerate(a.tables, 1):
             kind = f"项目“{t['project']}”" if t["project"] else "部门整体"
-            lines.append(f"  {i}. {t['unit']}｜{t['year']}年｜{kind}｜资金总额 {_wan(t['total_budget_wan'])}"
+            lines.append(f"  {i}. {t['unit']}｜{t['year']}年｜{kind}｜{_table_amount_json(t, half)}"
                          f"\n     来源：{_src_label(t['sources'])}")  # fmt: skip
     if a.near_misses:
         lines.append(f"\n未满足条件（{len(a.near_misses)}条）：")

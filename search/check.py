@@ -35,6 +35,15 @@ from indexer import vocab
 from indexer.model import Document, IndicatorRow, Table, Target
 from indexer.normalize import key
 from indexer.target import parse_target
+from indexer.values.lexicon import UNAMBIGUOUS_OPS, alternation
+from indexer.values.units import (
+    DAY_UNITS,
+    PERCENT_UNITS,
+    PERSON_UNITS,
+    TIME_UNITS,
+    TIMES_UNITS,
+)
+from indexer.values.units import MONEY_UNIT_RE as _MONEY_UNIT_RE
 from search.draft import Draft, draft_to_table, load_draft
 
 log = logging.getLogger(__name__)
@@ -157,14 +166,6 @@ RULES: dict[str, Rule] = _rules(
 # vocabulary
 
 # allowed units, in the order they are suggested to the user
-PERCENT_UNITS = ("%", "‰", "个百分点", "百分点")
-PERSON_UNITS = ("人", "人次", "名", "万人", "万人次", "位")
-TIMES_UNITS = ("次", "场次", "轮次", "批次", "万次")
-DAY_UNITS = ("天", "个工作日", "日", "工作日")
-TIME_UNITS = frozenset(
-    {"秒", "分钟", "小时", "天", "日", "个工作日", "工作日", "周", "月", "个月", "月份", "年", "学年"}
-)
-_MONEY_UNIT_RE = re.compile(r"^(?:元|千元|万元|亿元)(?:/.+)?$")
 
 FRAMEWORK_DUTY = "duty"  # 决策/过程/履职/效益/满意度 (部门整体 履职效能 framework)
 FRAMEWORK_STANDARD = "standard"  # 产出/效益/满意度 (+成本)
@@ -194,7 +195,7 @@ _VAGUE_TREND_RE = re.compile(
 )
 _VAGUE_EVAL_RE = re.compile(r"(?:显著|明显|较好|良好|较高|较大|较强|突出|奠定基础)$|^力争")
 _VAGUE_TIMING_RE = re.compile(r"^(?:按时|按期|及时|如期|按计划|按进度|按要求)")
-_OPERATOR_CHARS_RE = re.compile(r"[≥≤<>=＞＜＝≧≦]|不低于|不少于|不高于|不超过|以上|以下|以内")
+_OPERATOR_CHARS_RE = re.compile(r"[＞＜＝≧≦]|" + alternation(UNAMBIGUOUS_OPS))
 _PUNCT_RE = re.compile(r"[\s，,。.、;；:：!！?？“”\"'‘’()（）【】\[\]《》]+")
 _EMPTY_VALUES = frozenset({"", "/", "-", "—", "——", "无", "－"})
 

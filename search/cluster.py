@@ -30,6 +30,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from indexer.normalize import key
+from indexer.values.lexicon import PREFIX_OPS, SUFFIX_OPS, alternation
 
 RATIO = 0.85
 MAX_EDITS = 3
@@ -38,8 +39,8 @@ COVER = 0.75
 
 _PREFIX = re.compile(r"^(?:指标\s*\d+|\d+)\s*[:：、.．]\s*")
 _THRESHOLD = re.compile(
-    r"(?:大于|高于|不低于|不少于|低于|小于|不高于|不超过|达到|超过|在|>=|<=|≥|≤|>|<|=)?"
-    r"\s*\d+(?:\.\d+)?\s*%?\s*(?:以上|以下|及以上|及以下)?$"
+    rf"(?:{alternation([*PREFIX_OPS, '在'])})?"
+    rf"\s*\d+(?:\.\d+)?\s*%?\s*(?:{alternation(SUFFIX_OPS)})?$"
 )
 _NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff\uf900-\ufaff]+")
 

@@ -29,7 +29,11 @@ from search.question import INTENTS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+_EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
+# the original question set and the set typed the way budget staff type (eval/make_staff_questions.py)
+DEFAULT_QUESTIONS = _EVAL_DIR / "questions.jsonl"
+STAFF_QUESTIONS = _EVAL_DIR / "questions_staff.jsonl"
+DEFAULT_QUESTION_FILES = (DEFAULT_QUESTIONS, STAFF_QUESTIONS)
 THRESHOLD_GRID = (
     0.90,
     0.92,
@@ -55,7 +59,10 @@ THRESHOLD_GRID = (
 
 
 def load_questions(path: Path | str | None = None) -> list[dict[str, Any]]:
-    path = Path(path or DEFAULT_QUESTIONS)
+    """Questions of ``path``; without a path, of every default file (that exists)."""
+    if path is None:
+        return [q for p in DEFAULT_QUESTION_FILES if p.exists() for q in load_questions(p)]
+    path = Path(path)
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -195,7 +202,8 @@ def evaluate(ask: Callable[[str], dict[str, Any]], questions: Sequence[dict[str,
 
 
 def evaluate_engine(engine: Any, path: Path | str | None = None) -> QAReport:
-    """Accuracy per intent of ``engine.ask`` on the question file (default eval/questions.jsonl)."""
+    """Accuracy per intent of ``engine.ask`` on the question file (default: eval/questions.jsonl
+    and eval/questions_staff.jsonl)."""
     return evaluate(lambda q: engine.ask(q).to_json(), load_questions(path))
 
 
@@ -222,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description="问答准确率评测（按意图统计）")
     ap.add_argument("--index", default=None, help="索引目录")
-    ap.add_argument("--questions", default=None, help="问题集（默认 eval/questions.jsonl）")
+    ap.add_argument("--questions", default=None, help="问题集（默认 eval/questions.jsonl 与 eval/questions_staff.jsonl）")
     ap.add_argument("--tune", action="store_true", help="扫描语义匹配阈值")
     ap.add_argument("--json", action="store_true", help="输出 JSON")
     args = ap.parse_args(argv)

@@ -193,7 +193,8 @@ def test_cited_rows_exist_in_source_files(ctx):
 
 def test_readable_answer_has_citations(ctx):
     text = ctx.ask("苏州市电化教育馆有哪些满意度指标？").render()
-    assert text.splitlines()[0] == (
+    assert text.splitlines()[0] == "理解为：范围：单位=苏州市电化教育馆；对象：指标“满意度”；计算：列出指标"
+    assert text.splitlines()[1] == (
         "苏州市电化教育馆共有3条满意度指标：市直属学校管理员对线上教育平台满意度（≥85%）、"
         "学校用户对视频会议的满意度（≥85%）、苏州教育E卡通运维项目学生学校满意度（≥85%）。"
     )
@@ -238,9 +239,10 @@ def test_renamed_text_copy_is_one_unit(tmp_path):
 
 def test_fallback_nothing_found(ctx):
     a = ask(ctx, "今天天气怎么样")
-    assert (a["intent"], a["answer"], a["rows"], a["value"]) == (
-        "fallback_search", FALLBACK_PREFIX + "没有找到相关内容。", [], None,
-    )  # fmt: skip
+    assert (a["intent"], a["rows"], a["value"]) == ("fallback_search", [], None)
+    assert a["answer"].startswith(FALLBACK_PREFIX + "没有找到相关内容。")
+    # honest: says these are search results and what was (not) understood
+    assert "以上为检索结果，不是结构化答案" in a["answer"] and "未能识别：开放式问题" in a["answer"]
 
 
 def test_fallback_lexical_ranking(ctx):

@@ -36,11 +36,13 @@ def test_strict_greater():
 
 def test_less_than_and_at_most():
     lt50, le50 = Condition("<", 50.0, "%"), Condition("≤", 50.0, "%")
-    assert [status(v, lt50) for v in ("=45%", "<50%", "≤50%", "=50%", "≥30%")] == [
+    # a floor target is "below 50%" when its number is (issue 11: ≥85% is below 90%)
+    assert [status(v, lt50) for v in ("=45%", "<50%", "≤50%", "=50%", "≥30%", "≥50%")] == [
         "yes",
         "yes",
         "no",
         "no",
+        "yes",
         "no",
     ]
     assert [status(v, le50) for v in ("≤50%", "=50%", "<60%", "10%-50%", "10%-60%")] == [
@@ -54,10 +56,12 @@ def test_less_than_and_at_most():
 
 def test_equality():
     eq100 = Condition("=", 100.0, "%")
-    assert [status(v, eq100) for v in ("=100%", "100%", "≥100%", "≤100%", "=99%")] == [
+    # "the target is 100%": the number written is 100, whatever the operator
+    assert [status(v, eq100) for v in ("=100%", "100%", "≥100%", "≤100%", "=99%", "≥99%")] == [
         "yes",
         "yes",
-        "no",
+        "yes",
+        "yes",
         "no",
         "no",
     ]
@@ -65,7 +69,9 @@ def test_equality():
 
 def test_range_condition():
     between = Condition("range", (90.0, 95.0), "%")
-    assert [status(v, between) for v in ("=92%", "90%-95%", "88%-95%", "≥92%")] == ["yes", "yes", "no", "no"]
+    assert [status(v, between) for v in ("=92%", "90%-95%", "88%-95%", "≥92%", "≥96%")] == [
+        "yes", "yes", "no", "yes", "no",
+    ]  # fmt: skip
 
 
 def test_money_units_convert():

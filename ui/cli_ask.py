@@ -23,7 +23,8 @@ from search.engine import Engine, EngineError
 log = logging.getLogger(__name__)
 
 INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
-ASK_EVAL_HELP = "评测问答：按意图统计 eval/questions.jsonl（或 --ask-questions 指定的文件）的准确率"
+ASK_EVAL_HELP = ("评测问答：按意图统计 eval/questions.jsonl 与 eval/questions_staff.jsonl"
+                 "（或 --ask-questions 指定的文件）的准确率")
 
 
 def _batch_questions(path: Path) -> Iterator[str]:
@@ -192,7 +193,7 @@ def _plug_into_search_eval(cmd: click.Command) -> bool:
         registry["ask"] = eval_ask_text
     for p in cmd.params:
         if "--ask" in getattr(p, "opts", ()):
-            p.help = "评测问答：按意图统计 eval/questions.jsonl 的准确率"
+            p.help = "评测问答：按意图统计 eval/questions.jsonl 与 eval/questions_staff.jsonl 的准确率"
     return True
 
 
