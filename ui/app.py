@@ -120,6 +120,44 @@ class EngineHolder:
         return self.get()
 
 
+def upload_root() -> Path:
+    """Gradio's upload cache: the only place uploaded files may be ingested from."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
+class UploadFiles(gr.File):
+    """``gr.File`` that accepts only files already in Gradio's upload cache.
+
+    Gradio moves every file named in a request into its cache before the handler
+    runs; for an app mounted on FastAPI (``create_server``) it does not check
+    where the file was.  This component refuses, with one neutral Chinese message,
+    any path that did not arrive through the upload route (a posted server path,
+    another directory, a URL), whether it exists or not.
+    """
+
+    def get_block_name(self) -> str:
+        return "file"
+
+    def _refuse_foreign(self, path: str | Path | None) -> None:
+        from search.uploads import UPLOAD_REFUSED, is_within
+
+        if path is None:
+            return
+        if "://" in str(path) or not is_within(path, upload_root()):
+            log.warning("upload API: refused a path that was not uploaded")
+            raise gr.Error(UPLOAD_REFUSED, title="无法导入")
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
+        self._refuse_foreign(url_or_file_path)
+        return await super().async_move_resource_to_block_cache(url_or_file_path)
+
+    def move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
+        self._refuse_foreign(url_or_file_path)
+        return super().move_resource_to_block_cache(url_or_file_path)
+
+
 def _dropdown(label: str, elem_id: str, scale: int = 1, min_width: int = 160) -> gr.Dropdown:
     return gr.Dropdown(
         choices=[(h.ALL_LABEL, h.ALL)],
@@ -359,7 +397,7 @@ def build_app(
                     "导入后立即可以检索和问答。某个文件失败不影响其他文件。",
                     elem_classes=["ps-hint"],
                 )
-                upload_files = gr.File(
+                upload_files = UploadFiles(
                     label="选择文件",
                     file_count="multiple",
                     file_types=list(h.ALLOWED_UPLOAD_SUFFIXES),
@@ -432,12 +470,18 @@ def build_app(
             level1: str = "",
             level2: str = "",
             fmt: str = "xlsx",
-        ) -> str:
-            """Search and write the results to an .xlsx (default) or .csv file; returns the file."""
-            view = h.search(ready(), q, unit, year, region, kind, project, level1, level2)
-            return str(h.export_hits(eng(), view.hits, "csv" if fmt == "csv" else "xlsx"))
+        ):
+            """Search and write all matches to an .xlsx (default) or .csv file; returns the file."""
+            view = h.search(ready(), q, unit, year, region, kind, project, level1, level2, k=h.EXPORT_LIMIT)
+            path = h.export_hits(eng(), view.hits, "csv" if fmt == "csv" else "xlsx")
+            return gr.File(value=str(path), visible=True)
 
-        gr.api(export_results, api_name="export_results")
+        # an API endpoint whose result is a file Gradio serves (downloadable by any client)
+        export_fmt = gr.Textbox(value="xlsx", visible=False, elem_id="export-fmt")
+        export_api_btn = gr.Button(visible=False, elem_id="export-api")
+        export_api_btn.click(
+            export_results, [query, *filters, export_fmt], export_file, api_name="export_results"
+        )
 
         # -- citations: any table -> 文档 tab
         source_outputs = [tabs, source_title, source_image, source_html]
@@ -566,12 +610,12 @@ def build_app(
 
         check_btn.click(do_check, [draft_table, d_project, d_unit, d_year], [draft_table, check_summary], api_name="check")
 
-        def do_export_draft(frame: Any, project: str, unit: str, year: str) -> str:
-            return str(h.export_draft(frame, project, unit, year))
+        def do_export_draft(frame: Any, project: str, unit: str, year: str):
+            return gr.File(value=str(h.export_draft(frame, project, unit, year)), visible=True)
 
         export_draft_btn.click(
             do_export_draft, [draft_table, d_project, d_unit, d_year], draft_file, api_name="export_draft"
-        ).then(lambda: gr.update(visible=True), outputs=draft_file, api_visibility="private", show_progress="hidden")
+        )
         clear_draft_btn.click(lambda: (h.draft_frame([]), ""), outputs=[draft_table, check_summary], api_visibility="private")
 
         # -- upload
@@ -582,7 +626,7 @@ def build_app(
                 tail = "，随后更新检索索引……" if i == n else ""
                 progress((i - 1, n), desc=f"正在导入 {name}{tail}", unit="个文件")
 
-            view = h.upload(ready(), files, max_mb=max_upload_mb, progress=cb)
+            view = h.upload(ready(), files, max_mb=max_upload_mb, upload_root=upload_root(), progress=cb)
             return view.summary, view.table
 
         upload_btn.click(do_upload, upload_files, [upload_summary, upload_table], api_name="upload").then(
@@ -667,6 +711,7 @@ class Server:
         if self.thread is not None:
             self.thread.join(timeout=10)
         self.demo.close()
+        h.cleanup_exports()
 
 
 def create_server(

@@ -14,18 +14,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import hashlib
-import json
 import logging
-import os
-import re
-import tempfile
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -33,7 +27,14 @@ import pandas as pd
 
 from indexer.model import IngestError, SourceRef
 from indexer.store import IndexUnavailable
+from search import uploads as _uploads
 from search.engine import Engine, EngineError
+from search.uploads import (  # noqa: F401 - re-exported for the app
+    ALLOWED_UPLOAD_SUFFIXES,
+    DEFAULT_MAX_UPLOAD_MB,
+    UploadRefused,
+    sanitize_filename,
+)
 from ui.render import Rendered, RenderError, render_source
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,6 @@ log = logging.getLogger(__name__)
 ALL = ""  # dropdown value meaning "no filter"
 ALL_LABEL = "全部"
 KIND_LABELS = {"department": "部门整体", "project": "项目支出"}
-ALLOWED_UPLOAD_SUFFIXES = (".pdf", ".txt", ".xlsx")
-DEFAULT_MAX_UPLOAD_MB = 50
-UPLOAD_DIR_NAME = "uploads"
-NAMES_FILE = "names.json"
 EXAMPLE_QUESTIONS = (
     "哪些单位设定了满意度≥90%?",
     "培训类项目一般设定哪些产出指标？",
@@ -77,6 +74,7 @@ _USER_EXCEPTIONS: tuple[type[BaseException], ...] = (
     IndexUnavailable,
     IngestError,
     RenderError,
+    UploadRefused,
     UserError,
 )
 
@@ -121,55 +119,13 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def sanitize_filename(name: str, default: str = "未命名文件") -> str:
-    """A display-safe file name: no directories, control characters or shell/HTML specials."""
-    name = PureWindowsPath(PurePosixPath(str(name or "")).name).name
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r'[<>:"/\\|?*`$&;\']+', "_", name).strip(" .")
-    if len(name) > 120:
-        stem, dot, suffix = name.rpartition(".")
-        name = (stem[: 110] + dot + suffix[:8]) if dot else name[:120]
-    return name or default
-
-
 def uploads_dir(engine: Engine) -> Path:
-    return Path(engine.index_dir) / UPLOAD_DIR_NAME
-
-
-_names_lock = threading.Lock()
-
-
-def _load_names(engine: Engine) -> dict[str, str]:
-    path = uploads_dir(engine) / NAMES_FILE
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        return {}
-    return dict(_read_names_cached(str(path), mtime))
-
-
-@functools.lru_cache(maxsize=8)
-def _read_names_cached(path: str, _mtime: int) -> tuple[tuple[str, str], ...]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        log.warning("cannot read %s", path)
-        return ()
-    return tuple((str(k), str(v)) for k, v in data.items()) if isinstance(data, dict) else ()
-
-
-def _save_names(engine: Engine, names: dict[str, str]) -> None:
-    d = uploads_dir(engine)
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{NAMES_FILE}.{uuid.uuid4().hex[:6]}.tmp"
-    tmp.write_text(json.dumps(names, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, d / NAMES_FILE)
+    return _uploads.uploads_dir(engine.index_dir)
 
 
 def display_name(engine: Engine, file: str) -> str:
     """The name shown for an indexed file: the original name of an upload, else the file name."""
-    return _load_names(engine).get(file, file)
+    return _uploads.display_name(engine.index_dir, file)
 
 
 def source_label(engine: Engine, source: dict[str, Any] | None) -> str:
@@ -397,12 +353,59 @@ def search(
     return SearchView(status, rows_frame(engine, hits), clusters_md, hits)
 
 
+# ---------------------------------------------------------------- export files
+
+EXPORT_DIR_NAME = "perfsearch-exports"
+EXPORT_MAX_AGE = 3600.0  # seconds an export file stays downloadable
+_export_lock = threading.Lock()
+_export_dirs: set[Path] = set()
+
+
+def export_root() -> Path:
+    """Where export files are written: inside Gradio's cache, so Gradio serves them without copying."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()) / EXPORT_DIR_NAME
+
+
+def new_export_dir(root: Path | None = None) -> Path:
+    """A fresh directory for one export; exports older than ``EXPORT_MAX_AGE`` are removed first."""
+    import shutil
+    import time
+
+    base = Path(root or export_root())
+    base.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    with _export_lock:
+        for d in list(base.iterdir()):
+            with contextlib.suppress(OSError):
+                if now - d.stat().st_mtime > EXPORT_MAX_AGE:
+                    shutil.rmtree(d, ignore_errors=True)
+                    _export_dirs.discard(d)
+        d = base / uuid.uuid4().hex
+        d.mkdir()
+        _export_dirs.add(d)
+    return d
+
+
+def cleanup_exports() -> int:
+    """Remove every export directory this process created (server stop); returns how many."""
+    import shutil
+
+    with _export_lock:
+        dirs = list(_export_dirs)
+        _export_dirs.clear()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return len(dirs)
+
+
 def export_hits(engine: Engine, hits: Sequence[dict[str, Any]], fmt: str, out_dir: Path | str | None = None) -> Path:
     """Write the current results to an .xlsx or .csv file and return its path."""
     if not hits:
         raise gr.Error("没有可导出的结果，请先检索。", title="无法导出")
     frame = rows_frame(engine, hits)
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="perfsearch-export-"))
+    out_dir = Path(out_dir) if out_dir else new_export_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         path = out_dir / "检索结果.csv"
@@ -650,126 +653,36 @@ class UploadView:
     added: list[str] = field(default_factory=list)
 
 
-def _sniff_ok(path: Path, suffix: str) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if suffix == ".pdf":
-        return head.startswith(b"%PDF")
-    if suffix == ".xlsx":
-        return head.startswith(b"PK\x03\x04")
-    return b"\x00" not in head or head.startswith((b"\xff\xfe", b"\xfe\xff"))
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-_upload_lock = threading.Lock()
-
-
 @user_errors
 def upload(
     engine: Engine,
     files: Sequence[str | Path] | None,
     *,
     max_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    upload_root: Path | str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> UploadView:
-    """Store uploads under generated names in ``<index>/uploads/`` and ingest them.
+    """Store uploads under generated names in ``<index>/uploads/`` and ingest them (``search.uploads``).
 
-    One bad file never stops the others: each gets its own line (imported,
-    skipped or failed with the reason).
+    ``upload_root``: where uploaded files must be (the web app passes Gradio's upload
+    cache); anything else is refused with one neutral message.  One bad file never
+    stops the others: each gets its own line (imported, skipped or failed with the reason).
     """
     paths = [Path(f if isinstance(f, (str, Path)) else str(getattr(f, "path", None) or f.name)) for f in files or []]
     if not paths:
-        raise UserError("请先选择要导入的文件（PDF / TXT / XLSX）。")
-    results: list[list[str]] = []
-    staged: dict[str, str] = {}  # stored name -> display name
-    with _upload_lock:
-        names = _load_names(engine)
-        known = {}
-        if engine.has_index():
-            known = {d.sha256: d.file for d in engine.documents()}
-        udir = uploads_dir(engine)
-        udir.mkdir(parents=True, exist_ok=True)
-        for p in paths:
-            shown = sanitize_filename(p.name)
-            suffix = p.suffix.lower()
-            if suffix not in ALLOWED_UPLOAD_SUFFIXES:
-                results.append([shown, "未导入", f"不支持的文件类型“{suffix or '无扩展名'}”，仅支持 .pdf、.txt、.xlsx"])
-                continue
-            try:
-                size = p.stat().st_size
-            except OSError:
-                results.append([shown, "未导入", "上传的文件已丢失，请重新上传"])
-                continue
-            if size > max_mb * 1024 * 1024:
-                results.append([shown, "未导入", f"文件过大（{size / 1048576:.1f} MB），单个文件上限 {max_mb:g} MB"])
-                continue
-            if size == 0:
-                results.append([shown, "未导入", "文件为空（0 字节）"])
-                continue
-            if not _sniff_ok(p, suffix):
-                results.append([shown, "未导入", f"文件内容与扩展名 {suffix} 不符，可能已损坏"])
-                continue
-            digest = _sha256(p)
-            if digest in known:
-                results.append([shown, "已存在", f"与已导入的「{display_name(engine, known[digest])}」内容相同，未重复导入"])
-                continue
-            stored = f"{uuid.uuid4().hex}{suffix}"
-            data = p.read_bytes()
-            (udir / stored).write_bytes(data)
-            staged[stored] = shown
-            known[digest] = stored
-        if staged:
-            _save_names(engine, {**names, **staged})
-
-            def on_progress(i: int, n: int, name: str) -> None:
-                if progress:
-                    progress(i, n, staged.get(name, name))
-
-            try:
-                report = engine.ingest([udir / s for s in staged], progress=on_progress)
-            except Exception:
-                for s in staged:
-                    with contextlib.suppress(OSError):
-                        (udir / s).unlink()
-                _save_names(engine, names)
-                raise
-            failed = {e.file: e for e in report.errors}
-            for s, shown in staged.items():
-                if s in failed:
-                    e = failed[s]
-                    where = "".join(
-                        x for x in (f"第{e.page}页 " if e.page else "", f"第{e.line}行 " if e.line else "")
-                    )
-                    results.append([shown, "失败", f"{where}{e.reason}"])
-                    with contextlib.suppress(OSError):
-                        (udir / s).unlink()
-            kept = {s: n for s, n in staged.items() if s not in failed}
-            _save_names(engine, {**names, **kept})
-            if kept:
-                docs = {d.file: d for d in engine.documents()}
-                for s, shown in kept.items():
-                    d = docs.get(s)
-                    detail = f"{len(d.tables)} 张表、{len(d.rows)} 条指标（{d.unit or '单位未识别'}）" if d else ""
-                    results.append([shown, "已导入", detail])
-    order = {sanitize_filename(p.name): i for i, p in enumerate(paths)}
-    results.sort(key=lambda r: order.get(r[0], 0))
-    n_ok = sum(1 for r in results if r[1] == "已导入")
-    n_bad = sum(1 for r in results if r[1] in ("失败", "未导入"))
-    n_dup = sum(1 for r in results if r[1] == "已存在")
+        raise UserError(f"请先选择要导入的文件（支持 {_uploads.suffix_list()}）。")
+    outcomes = _uploads.ingest_uploads(engine, paths, max_mb=max_mb, upload_root=upload_root, progress=progress)
+    results = [[o.shown, o.status, o.detail] for o in outcomes]
+    n_ok = sum(1 for o in outcomes if o.status == _uploads.IMPORTED)
+    n_bad = sum(1 for o in outcomes if o.status in (_uploads.FAILED, _uploads.SKIPPED))
+    n_dup = sum(1 for o in outcomes if o.status == _uploads.DUPLICATE)
     summary = f"导入完成：成功 {n_ok} 个"
     if n_dup:
         summary += f"，已存在 {n_dup} 个"
     if n_bad:
         summary += f"，失败 {n_bad} 个（原因见下表，其余文件不受影响）"
     summary += "。" + (" 新导入的指标已可在「检索」页查到。" if n_ok else "")
-    return UploadView(summary, pd.DataFrame(results, columns=UPLOAD_COLUMNS), [r[0] for r in results if r[1] == "已导入"])
+    return UploadView(summary, pd.DataFrame(results, columns=UPLOAD_COLUMNS), [o.shown for o in outcomes if o.status == _uploads.IMPORTED])
 
 
 # ---------------------------------------------------------------- drafting
@@ -855,7 +768,7 @@ def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None
     draft = draft_from_frame(frame, project, unit, year)
     if not draft.rows:
         raise UserError("草稿还没有指标，无法导出。")
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="perfsearch-draft-"))
+    out_dir = Path(out_dir) if out_dir else new_export_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     base = sanitize_filename(project, "") if project else ""
     name = f"{base}绩效目标表.xlsx" if base else "绩效目标表草稿.xlsx"
