@@ -52,6 +52,7 @@ from indexer.model import Document, Table, row_to_json
 from indexer.normalize import key
 from search.check import has_explicit_operator
 from search.cluster import Cluster, cluster_rows, core_name
+from search.levels import LEVEL1_LABELS, canonical_levels, group_order  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,6 @@ DEFAULT_PER_GROUP = 5
 DEFAULT_DEPTH = 200
 DEFAULT_EXAMPLES = 3
 
-LEVEL1_LABELS = {
-    "产出": "产出指标", "成本": "成本指标", "效益": "效益指标", "满意度": "满意度指标",
-    "决策": "决策", "过程": "过程", "履职": "履职",
-}  # fmt: skip
-_LEVEL1_ORDER = ["产出指标", "成本指标", "效益指标", "满意度指标", "决策", "过程", "履职", ""]
-_LEVEL2_ORDER = [
-    "数量指标", "质量指标", "时效指标",
-    "经济成本指标", "社会成本指标", "生态环境成本指标",
-    "经济效益指标", "社会效益指标", "生态效益指标", "环境效益指标", "可持续影响指标",
-    "服务对象满意度指标", "社会公众满意度指标",
-    "计划制定", "目标设定", "预算编制", "项目立项", "资金投入",
-    "预算执行", "预算管理", "资金管理", "资产管理", "项目管理", "人员管理", "机构建设", "组织实施", "财务管理",
-]  # fmt: skip
-_STANDARD = frozenset({"产出", "成本", "效益", "满意度"})
 # groups every project table needs: each gets its best suggestion first
 CORE_GROUPS = (
     ("产出指标", "数量指标"), ("产出指标", "质量指标"), ("产出指标", "时效指标"), ("成本指标", "经济成本指标"),
@@ -99,37 +86,6 @@ class SuggestError(ValueError):
 
 # ---------------------------------------------------------------------------
 # canonical levels
-
-
-def _level2_label(level2: str, category: str | None) -> str:
-    k = key(level2).rstrip(":：")
-    if category in _STANDARD and k and not k.endswith("指标"):
-        return k + "指标"
-    return k
-
-
-def canonical_levels(level1: str, level2: str, name: str = "") -> tuple[str, str]:
-    """(一级, 二级) group labels of a row in the current framework (see module docstring)."""
-    c1 = vocab.level1_category(level1) if level1 else None
-    c2 = (vocab.level2_category(level2) or vocab.level1_category(level2)) if level2 else None
-    if c1 == "产出" and c2 == "成本":
-        specific = vocab.level2_category(level2) == "成本"
-        return "成本指标", _level2_label(level2, "成本") if specific else "经济成本指标"
-    if c1 == "效益" and c2 == "满意度":
-        return "满意度指标", "服务对象满意度指标"
-    if c1 is None:
-        if not level1 and not level2 and "满意" in name:
-            return "满意度指标", "服务对象满意度指标"
-        return key(level1), _level2_label(level2, None)
-    if c1 == "履职":
-        return LEVEL1_LABELS[c1], ""
-    return LEVEL1_LABELS[c1], _level2_label(level2, c1)
-
-
-def group_order(level1: str, level2: str) -> tuple[int, int]:
-    i = _LEVEL1_ORDER.index(level1) if level1 in _LEVEL1_ORDER else len(_LEVEL1_ORDER)
-    j = _LEVEL2_ORDER.index(level2) if level2 in _LEVEL2_ORDER else len(_LEVEL2_ORDER)
-    return i, j
 
 
 def level_matches(wanted: str | None, label: str) -> bool:

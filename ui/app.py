@@ -48,7 +48,28 @@ footer { display: none !important; }
 .prose.ps-clusters { padding: 8px 14px; border-radius: 8px; background: var(--block-background-fill);
   border: 1px solid var(--border-color-primary); }
 .ps-clusters:empty { display: none; }
+/* Gradio's progress line ("queue: 3/14 |", "processing |") is English-only: the spinner says enough */
+.meta-text, .meta-text-center { display: none !important; }
 """
+
+# Gradio's own strings that its Simplified Chinese catalogue lacks (the rest come from it).
+ZH_CN_OVERRIDES: dict[str, Any] = {
+    "dataframe": {
+        "filter": "筛选",
+        "clear_filter": "清除筛选",
+        "clear_sort": "清除排序",
+        "import_empty_file": "拖入的文件为空。",
+        "import_no_column_names": "拖入的文件没有列名。",
+        "import_static_columns": "该表格有只读列，不能导入。",
+    },
+    "common": {"download_all": "全部下载", "progress": "进度", "complete": "完成", "run": "运行"},
+    "status": {"queue_position": "排队中：第 {position} 位，共 {size} 位"},
+    "upload_text": {"click_to_upload": "点击上传", "drop_file": "将文件拖放到此处"},
+}
+
+
+def _i18n() -> gr.I18n:
+    return gr.I18n(**{"zh-CN": ZH_CN_OVERRIDES, "zh": ZH_CN_OVERRIDES})
 
 
 def _theme() -> gr.themes.Base:
@@ -193,6 +214,7 @@ def _rows_table(
         wrap=True,
         max_height=max_height,
         column_widths=[(widths or {}).get(c, _WIDTHS[c]) for c in columns],
+        buttons=[],  # Gradio's copy/fullscreen buttons are labelled in English only
     )
 
 
@@ -248,7 +270,9 @@ def build_app(
                 )
                 clusters = gr.Markdown("", elem_id="search-clusters", elem_classes=["ps-clusters"], visible=False)
                 results = _rows_table("search-results", "检索结果（点击任一行查看原文出处）")
+                more_btn = gr.Button("显示更多", size="sm", elem_id="search-more", visible=False)
                 hits_state = gr.State([])
+                shown_state = gr.State(h.PAGE_SIZE)
                 filters = [f_unit, f_year, f_region, f_kind, f_project, f_level1, f_level2]
 
             # ------------------------------------------------------------ 问答
@@ -293,6 +317,7 @@ def build_app(
                             headers=h.SUGGESTION_COLUMNS,
                             label="建议的指标（按一级/二级指标分组；点击一行查看指标值分布和出处）",
                             elem_id="suggestions",
+                            buttons=[],
                             interactive=False,
                             wrap=True,
                             max_height=380,
@@ -337,6 +362,7 @@ def build_app(
                     headers=h.DRAFT_COLUMNS,
                     label="草稿指标",
                     elem_id="draft-table",
+                            buttons=[],
                     interactive=True,
                     wrap=True,
                     max_height=520,
@@ -359,6 +385,7 @@ def build_app(
                             headers=h.DOC_COLUMNS,
                             label="已导入的绩效目标表（点击一行查看表内指标）",
                             elem_id="doc-list",
+                            buttons=[],
                             interactive=False,
                             wrap=True,
                             max_height=360,
@@ -383,7 +410,7 @@ def build_app(
                             interactive=False,
                             visible=False,
                             elem_id="source-image",
-                            buttons=["fullscreen", "download"],
+                            buttons=["download"],
                             format="png",
                         )
                         source_html = gr.HTML("", elem_id="source-html", visible=False)
@@ -411,6 +438,7 @@ def build_app(
                     headers=h.UPLOAD_COLUMNS,
                     label="导入结果",
                     elem_id="upload-results",
+                            buttons=[],
                     interactive=False,
                     wrap=True,
                     column_widths=["30%", "90px", "60%"],
@@ -428,31 +456,70 @@ def build_app(
                 docs, keys = h.documents_table(engine)
             except gr.Error as exc:
                 return (f"⚠️ {exc.message}",) + tuple(gr.update() for _ in filters) + (gr.update(), [])
-            updates = tuple(
-                gr.update(choices=choices[k]) for k in ("unit", "year", "region", "kind", "project", "level1", "level2")
-            )
+            updates = tuple(gr.update(choices=choices[k]) for k in h.FILTER_FIELDS)
             return (summary, *updates, docs, keys)
 
         refresh_outputs = [index_status, *filters, doc_list, doc_keys_state]
         demo.load(refresh, outputs=refresh_outputs, api_name="refresh", show_progress="hidden")
 
         # -- search
+        def run_search(q, unit, year, region, kind, project, level1, level2, k):
+            if not (q or "").strip() and not any(v not in (None, h.ALL) for v in (unit, year, region, kind,
+                                                                                 project, level1, level2)):
+                # nothing to search: a hint, the results on screen stay as they are
+                return (h.EMPTY_QUERY_HINT, gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+            try:
+                view = h.search(ready(), q, unit, year, region, kind, project, level1, level2, k=k)
+            except gr.Error as exc:
+                gr.Warning(exc.message, title="提示")
+                return (f"⚠️ {exc.message}", gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+            return view.status, view.table, view.clusters, view.hits, gr.update(visible=view.has_more), k
+
         def do_search(q: str, unit: str, year: str, region: str, kind: str, project: str, level1: str, level2: str):
-            view = h.search(ready(), q, unit, year, region, kind, project, level1, level2)
-            return view.status, view.table, view.clusters, view.hits
+            return run_search(q, unit, year, region, kind, project, level1, level2, h.PAGE_SIZE)
+
+        def show_more(q, unit, year, region, kind, project, level1, level2, shown):
+            return run_search(q, unit, year, region, kind, project, level1, level2, int(shown or 0) + h.PAGE_SIZE)
 
         def show_clusters(text: str):
             return gr.update(visible=bool(text))
 
         search_inputs = [query, *filters]
-        search_outputs = [search_status, results, clusters, hits_state]
+        search_outputs = [search_status, results, clusters, hits_state, more_btn, shown_state]
         search_btn.click(do_search, search_inputs, search_outputs, api_name="search").then(
             show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden"
         )
         query.submit(do_search, search_inputs, search_outputs, api_visibility="private").then(
             show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden"
         )
-        clear_btn.click(lambda: tuple(h.ALL for _ in filters), outputs=filters, api_visibility="private")
+        more_btn.click(show_more, [*search_inputs, shown_state], search_outputs, api_name="search_more")
+
+        # cascading choices: unit -> year -> project, 一级 -> 二级
+        def cascade_unit(unit: str, year: str, level1: str):
+            c = h.filter_choices(eng(), unit=unit, year=year, level1=level1)
+            y = year if any(v == year for _, v in c["year"]) else h.ALL
+            c = h.filter_choices(eng(), unit=unit, year=y, level1=level1)
+            return gr.update(choices=c["year"], value=y), gr.update(choices=c["project"], value=h.ALL)
+
+        def cascade_year(unit: str, year: str, level1: str, project: str):
+            c = h.filter_choices(eng(), unit=unit, year=year, level1=level1)
+            p = project if any(v == project for _, v in c["project"]) else h.ALL
+            return gr.update(choices=c["project"], value=p)
+
+        def cascade_level1(level1: str, level2: str):
+            c = h.filter_choices(eng(), level1=level1)
+            v = level2 if any(x == level2 for _, x in c["level2"]) else h.ALL
+            return gr.update(choices=c["level2"], value=v)
+
+        quiet = {"api_visibility": "private", "show_progress": "hidden", "queue": False}
+        f_unit.input(cascade_unit, [f_unit, f_year, f_level1], [f_year, f_project], **quiet)
+        f_year.input(cascade_year, [f_unit, f_year, f_level1, f_project], f_project, **quiet)
+        f_level1.input(cascade_level1, [f_level1, f_level2], f_level2, **quiet)
+        def clear_filters():
+            c = h.filter_choices(eng())
+            return tuple(gr.update(choices=c[k], value=h.ALL) for k in h.FILTER_FIELDS)
+
+        clear_btn.click(clear_filters, outputs=filters, api_visibility="private")
 
         def do_export(hits: list, fmt: str):
             return gr.File(value=str(h.export_hits(eng(), hits, fmt)), visible=True)
@@ -680,6 +747,76 @@ class ChineseLocale:
         await self.app(scope, receive, capture)
 
 
+class LoginThrottle:
+    """Per-client backoff after failed logins: after ``free`` failures a client must wait
+    ``base * 2**(n - free)`` seconds (at most ``cap``) before the next try; a success resets it."""
+
+    def __init__(self, free: int = 3, base: float = 2.0, cap: float = 300.0, clock: Any = time.monotonic):
+        self.free, self.base, self.cap, self.clock = free, base, cap, clock
+        self._fails: dict[str, tuple[int, float]] = {}  # client -> (failures, time of the last)
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, client: str) -> float:
+        """How long ``client`` must still wait before trying again (0: may try now)."""
+        with self._lock:
+            n, last = self._fails.get(client, (0, 0.0))
+        if n < self.free:
+            return 0.0
+        delay = min(self.cap, self.base * 2 ** (n - self.free))
+        return max(0.0, last + delay - self.clock())
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            n, _ = self._fails.get(client, (0, 0.0))
+            self._fails[client] = (n + 1, self.clock())
+            if len(self._fails) > 10_000:  # forget the oldest clients
+                for k in sorted(self._fails, key=lambda k: self._fails[k][1])[:5_000]:
+                    del self._fails[k]
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._fails.pop(client, None)
+
+
+class ThrottledLogin:
+    """ASGI middleware: apply ``LoginThrottle`` to Gradio's ``POST /login`` (per client address)."""
+
+    def __init__(self, app: Any, throttle: LoginThrottle):
+        self.app = app
+        self.throttle = throttle
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if (
+            scope.get("type") != "http"
+            or scope.get("method") != "POST"
+            or scope.get("path", "").rstrip("/") != "/login"
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = self.throttle.wait_seconds(client)
+        if wait > 0:
+            import json
+
+            body = json.dumps({"detail": f"登录失败次数过多，请 {int(wait) + 1} 秒后再试。"}, ensure_ascii=False).encode()
+            await send({"type": "http.response.start", "status": 429, "headers": [
+                (b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(int(wait) + 1).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def watch(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message.get("status", 0))
+                if status == 200:
+                    self.throttle.succeeded(client)
+                elif 400 <= status < 500:
+                    self.throttle.failed(client)
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
 @dataclass
 class Server:
     """A running (or ready to run) web server: the uvicorn server, the Gradio app and the URL."""
@@ -751,7 +888,11 @@ def create_server(
         pwa=False,
         theme=_theme(),
         css=CSS,
+        i18n=_i18n(),
     )
-    config = uvicorn.Config(ChineseLocale(app), host=host, port=port, log_level="warning", lifespan="on")
+    asgi: Any = ChineseLocale(app)
+    if auth:
+        asgi = ThrottledLogin(asgi, LoginThrottle())
+    config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Server(uvicorn.Server(config), demo, f"http://{shown}:{port}/", holder if warm else None)

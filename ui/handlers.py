@@ -183,34 +183,60 @@ def _choices(values: Iterable[Any], labels: dict[Any, str] | None = None) -> lis
     return [(ALL_LABEL, ALL)] + [((labels or {}).get(v, v), v) for v in uniq]
 
 
-def filter_choices(engine: Engine) -> dict[str, list[tuple[str, str]]]:
-    """Dropdown choices filled from the index: ``{field: [(label, value), ...]}``."""
+FILTER_FIELDS = ("unit", "year", "region", "kind", "project", "level1", "level2")
+
+
+def filter_choices(
+    engine: Engine, unit: str = ALL, year: str = ALL, level1: str = ALL
+) -> dict[str, list[tuple[str, str]]]:
+    """Dropdown choices filled from the index: ``{field: [(label, value), ...]}``.
+
+    They cascade: years are those of the chosen unit, projects those of the chosen
+    unit and year, 二级 labels those under the chosen 一级, so an impossible
+    combination cannot be picked.  一级/二级 are the canonical labels
+    (``search.levels``): ``效益 / 效益指标 / 效益指標 / 项目效益指标`` are one choice.
+    """
+    from indexer.normalize import key
+    from search.levels import canonical_levels, group_order, level1_matches
+
     if not engine.has_index():
-        return {k: [(ALL_LABEL, ALL)] for k in ("unit", "year", "region", "kind", "project", "level1", "level2")}
-    docs = engine.documents()
+        return {k: [(ALL_LABEL, ALL)] for k in FILTER_FIELDS}
+    want_unit = key(unit) if unit not in (None, ALL) else ""
+    want_year = None
+    if year not in (None, ALL):
+        with contextlib.suppress(TypeError, ValueError):
+            want_year = int(year)
     units, years, regions, kinds, projects, l1, l2 = (set() for _ in range(7))
-    for d in docs:
+    for d in engine.documents():
         if d.region:
             regions.add(d.region)
         for t in d.tables:
-            units.add(t.unit or d.unit)
+            u = t.unit or d.unit
+            units.add(u)
+            kinds.add(t.kind)
+            if want_unit and want_unit not in key(u):
+                continue
             y = t.year if t.year is not None else d.year
             if y is not None:
                 years.add(y)
-            kinds.add(t.kind)
+            if want_year is not None and y != want_year:
+                continue
             if t.project:
                 projects.add(t.project)
             for r in t.rows:
-                l1.add(r.level1)
-                l2.add(r.level2)
+                c1, c2 = canonical_levels(r.level1, r.level2, r.name)
+                l1.add(c1)
+                if level1 in (None, ALL) or level1_matches(level1, c1):
+                    l2.add((c1, c2))
+    level2 = sorted({b for _, b in l2 if b}, key=lambda b: min(group_order(a, b2) for a, b2 in l2 if b2 == b))
     return {
         "unit": _choices(units),
         "year": [(ALL_LABEL, ALL)] + [(f"{y}年", str(y)) for y in sorted(years, reverse=True)],
         "region": _choices(regions),
         "kind": _choices(kinds, KIND_LABELS),
         "project": _choices(projects),
-        "level1": _choices(l1),
-        "level2": _choices(l2),
+        "level1": [(ALL_LABEL, ALL)] + [(a, a) for a in sorted((a for a in l1 if a), key=lambda a: group_order(a, ""))],
+        "level2": [(ALL_LABEL, ALL)] + [(b, b) for b in level2],
     }
 
 
@@ -274,6 +300,11 @@ class SearchView:
     table: pd.DataFrame
     clusters: str
     hits: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0  # true number of matches (hits holds the first of them)
+
+    @property
+    def has_more(self) -> bool:
+        return self.total > len(self.hits)
 
 
 def _filters_kwargs(unit: str, year: str, region: str, kind: str, project: str, level1: str, level2: str) -> dict:
@@ -290,22 +321,40 @@ def _filters_kwargs(unit: str, year: str, region: str, kind: str, project: str, 
     return out
 
 
-def _engine_search(engine: Engine, query: str, filters: dict[str, Any], k: int) -> tuple[list[dict], list[Any]]:
-    """Call ``Engine.search`` (or list the filtered rows when there is no query)."""
+def _engine_search(engine: Engine, query: str, filters: dict[str, Any], k: int) -> tuple[list[dict], list[Any], int]:
+    """Matches of ``query`` (above the relevance floor) or, without words, the filtered rows:
+    (the first ``k`` hits, clusters, true number of matches)."""
     if not query:
-        return _browse(engine, filters, k), []
-    result = engine.search(query, top_k=k, filters=filters)
+        hits, total = browse(engine, filters, k)
+        return hits, [], total
+    result = engine.search(query, top_k=k, filters=filters, matches_only=True)
     hits = [h if isinstance(h, dict) else h.to_json() for h in result.hits]
-    return hits, list(getattr(result, "clusters", []) or [])
+    total = getattr(result, "total", None)
+    return hits, list(getattr(result, "clusters", []) or []), len(hits) if total is None else int(total)
 
 
-def _browse(engine: Engine, filters: dict[str, Any], k: int) -> list[dict]:
-    """Rows matching the filters, in index order (a search without words)."""
+def browse(engine: Engine, filters: dict[str, Any], k: int) -> tuple[list[dict], int]:
+    """Rows matching the filters, in index order, each indicator once (copies of one table
+    in several formats are one row, by the search's own rule): (the first ``k``, total)."""
     from search.filters import Filters
+    from search.retrieve import copy_identity
 
     f = Filters.from_json(filters)
     regions = {d.file: d.region for d in engine.documents()}
-    return [r for r in engine.rows_json() if f.matches(r, regions.get(r["doc"], ""))][:k]
+    seen: set[tuple] = set()
+    out: list[dict] = []
+    total = 0
+    for r in engine.rows_json():
+        if not f.matches(r, regions.get(r["doc"], "")):
+            continue
+        ident = copy_identity(r)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        total += 1
+        if len(out) < k:
+            out.append(r)
+    return out, total
 
 
 def cluster_lines(clusters: Sequence[Any], limit: int = 8) -> list[str]:
@@ -323,6 +372,11 @@ def cluster_lines(clusters: Sequence[Any], limit: int = 8) -> list[str]:
     return lines
 
 
+PAGE_SIZE = 30
+EXPORT_LIMIT = 5000  # rows written by an export (all matches in practice)
+EMPTY_QUERY_HINT = "请输入要检索的指标名称或关键词，或至少选择一个筛选条件。"
+
+
 @user_errors
 def search(
     engine: Engine,
@@ -334,23 +388,27 @@ def search(
     project: str = ALL,
     level1: str = ALL,
     level2: str = ALL,
-    k: int = 30,
+    k: int = PAGE_SIZE,
 ) -> SearchView:
+    """The first ``k`` matches and their true number; a query matching nothing says so."""
     query = (query or "").strip()
     filters = _filters_kwargs(unit, year, region, kind, project, level1, level2)
     if not query and not filters:
-        raise UserError("请输入要检索的指标名称或关键词，或至少选择一个筛选条件。")
+        raise UserError(EMPTY_QUERY_HINT)
     engine.require_index()
-    hits, clusters = _engine_search(engine, query, filters, k)
+    hits, clusters, total = _engine_search(engine, query, filters, max(1, int(k)))
     lines = cluster_lines(clusters)
     clusters_md = ""
     if lines:
         clusters_md = "**同类指标的常见表述**\n\n" + "\n".join(f"- {x}" for x in lines)
-    if hits:
-        status = f"找到 {len(hits)} 条相关指标。点击任一行可在「文档」页查看原文出处。"
+    if not hits:
+        status = "没有找到相关指标。可以换一种说法，或减少筛选条件。" if query else "没有符合筛选条件的指标。"
+    elif total > len(hits):
+        status = (f"找到 {total} 条相关指标，显示前 {len(hits)} 条（点击「显示更多」继续查看）。"
+                  "点击任一行可在「文档」页查看原文出处。")
     else:
-        status = "没有找到相关指标。可以换一种说法，或减少筛选条件。"
-    return SearchView(status, rows_frame(engine, hits), clusters_md, hits)
+        status = f"找到 {total} 条相关指标。点击任一行可在「文档」页查看原文出处。"
+    return SearchView(status, rows_frame(engine, hits), clusters_md, hits, total)
 
 
 # ---------------------------------------------------------------- export files
