@@ -540,8 +540,7 @@ def build_app(
         ):
             """Search and write all matches to an .xlsx (default) or .csv file; returns the file."""
             view = h.search(ready(), q, unit, year, region, kind, project, level1, level2, k=h.EXPORT_LIMIT)
-            path = h.export_hits(eng(), view.hits, "csv" if fmt == "csv" else "xlsx")
-            return gr.File(value=str(path), visible=True)
+            return str(h.export_hits(eng(), view.hits, "csv" if fmt == "csv" else "xlsx"))
 
         # an API endpoint whose result is a file Gradio serves (downloadable by any client)
         export_fmt = gr.Textbox(value="xlsx", visible=False, elem_id="export-fmt")
@@ -677,12 +676,12 @@ def build_app(
 
         check_btn.click(do_check, [draft_table, d_project, d_unit, d_year], [draft_table, check_summary], api_name="check")
 
-        def do_export_draft(frame: Any, project: str, unit: str, year: str):
-            return gr.File(value=str(h.export_draft(frame, project, unit, year)), visible=True)
+        def do_export_draft(frame: Any, project: str, unit: str, year: str) -> str:
+            return str(h.export_draft(frame, project, unit, year))
 
         export_draft_btn.click(
             do_export_draft, [draft_table, d_project, d_unit, d_year], draft_file, api_name="export_draft"
-        )
+        ).then(lambda: gr.update(visible=True), outputs=draft_file, api_visibility="private", show_progress="hidden")
         clear_draft_btn.click(lambda: (h.draft_frame([]), ""), outputs=[draft_table, check_summary], api_visibility="private")
 
         # -- upload
