@@ -114,6 +114,12 @@ class EngineHolder:
                 else:
                     engine.search("满意度", top_k=1)  # loads the retriever and the query encoder
                     engine.qa_context()
+                # what the web search adds: the relevance floor, canonical level labels, dropdowns
+                from search.filters import canonical_level_columns
+
+                engine.search("满意度", top_k=1, matches_only=True)
+                canonical_level_columns(engine.retriever().chunks)
+                h.filter_choices(engine)
         except Exception:  # noqa: BLE001 - warm-up failures surface again on first real use
             log.exception("engine warm-up failed")
         finally:
@@ -148,35 +154,41 @@ def upload_root() -> Path:
     return Path(get_upload_folder())
 
 
-class UploadFiles(gr.File):
-    """``gr.File`` that accepts only files already in Gradio's upload cache.
+def _refuse_foreign(path: str | Path | None) -> None:
+    from search.uploads import UPLOAD_REFUSED, is_within
+
+    if path is None:
+        return
+    if "://" in str(path) or not is_within(path, upload_root()):
+        log.warning("upload API: refused a path that was not uploaded")
+        raise gr.Error(UPLOAD_REFUSED, title="无法导入")
+
+
+def only_uploaded_files(component: gr.File) -> gr.File:
+    """Make ``component`` accept only files already in Gradio's upload cache.
 
     Gradio moves every file named in a request into its cache before the handler
-    runs; for an app mounted on FastAPI (``create_server``) it does not check
-    where the file was.  This component refuses, with one neutral Chinese message,
-    any path that did not arrive through the upload route (a posted server path,
-    another directory, a URL), whether it exists or not.
+    runs; for an app mounted on FastAPI (``create_server``) it does not check where
+    the file was.  The component's own move step now refuses, with one neutral
+    Chinese message, any path that did not arrive through the upload route (a
+    posted server path, another directory, a URL), whether it exists or not.
+    (Patched on the instance: a ``gr.File`` subclass would make Gradio write a
+    ``.pyi`` stub next to this module.)
     """
+    move_async = component.async_move_resource_to_block_cache
+    move_sync = component.move_resource_to_block_cache
 
-    def get_block_name(self) -> str:
-        return "file"
+    async def guarded_async(url_or_file_path: str | Path | None) -> str | None:
+        _refuse_foreign(url_or_file_path)
+        return await move_async(url_or_file_path)
 
-    def _refuse_foreign(self, path: str | Path | None) -> None:
-        from search.uploads import UPLOAD_REFUSED, is_within
+    def guarded_sync(url_or_file_path: str | Path | None) -> str | None:
+        _refuse_foreign(url_or_file_path)
+        return move_sync(url_or_file_path)
 
-        if path is None:
-            return
-        if "://" in str(path) or not is_within(path, upload_root()):
-            log.warning("upload API: refused a path that was not uploaded")
-            raise gr.Error(UPLOAD_REFUSED, title="无法导入")
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
-        self._refuse_foreign(url_or_file_path)
-        return await super().async_move_resource_to_block_cache(url_or_file_path)
-
-    def move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
-        self._refuse_foreign(url_or_file_path)
-        return super().move_resource_to_block_cache(url_or_file_path)
+    component.async_move_resource_to_block_cache = guarded_async  # type: ignore[method-assign]
+    component.move_resource_to_block_cache = guarded_sync  # type: ignore[method-assign]
+    return component
 
 
 def _dropdown(label: str, elem_id: str, scale: int = 1, min_width: int = 160) -> gr.Dropdown:
@@ -424,13 +436,14 @@ def build_app(
                     "导入后立即可以检索和问答。某个文件失败不影响其他文件。",
                     elem_classes=["ps-hint"],
                 )
-                upload_files = UploadFiles(
+                upload_files = gr.File(
                     label="选择文件",
                     file_count="multiple",
                     file_types=list(h.ALLOWED_UPLOAD_SUFFIXES),
                     elem_id="upload-files",
                     height=160,
                 )
+                only_uploaded_files(upload_files)
                 upload_btn = gr.Button("开始导入", variant="primary", elem_id="upload-btn")
                 upload_summary = gr.Markdown("", elem_id="upload-summary")
                 upload_table = gr.Dataframe(
@@ -452,6 +465,8 @@ def build_app(
                 holder.start_warmup()  # after the first page has its data: load the search model now
             try:
                 summary = h.index_summary(engine)
+                if holder.warming and not holder.ready.is_set():
+                    summary += "（正在加载检索模型……首次检索可能需要等待几秒）"
                 choices = h.filter_choices(engine)
                 docs, keys = h.documents_table(engine)
             except gr.Error as exc:
