@@ -5,8 +5,9 @@
 
 Starts the real ``perfsearch serve`` in a child process on 127.0.0.1 (a free port),
 waits until it reports ready (the model is warmed before that), then calls the
-``/search`` endpoint the way any API client does (``POST /gradio_api/call/search``
-and reading its event stream), first with 1 client (the baseline of this run),
+``/search`` endpoint the way the browser and ``gradio_client`` do (each client
+keeps one session: ``POST /gradio_api/queue/join``, then the session's event
+stream ``/gradio_api/queue/data``), first with 1 client (the baseline of this run),
 then with ``--clients`` clients at once.  Each phase is bounded by a number of
 requests per client and a time limit.  Prints p50/p95/max latency, errors and
 throughput per phase, and the ratio of the loaded p50/p95 to the 1-client baseline.
@@ -28,6 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,8 +50,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(url: str, api: str, data: list, timeout: float = 120.0) -> tuple[bool, float]:
-    """One API call (POST + event stream); (ok, seconds)."""
+_FN_INDEX: dict[str, int] = {}
+
+
+def fn_index(url: str, api: str) -> int:
+    if not _FN_INDEX:
+        config = json.loads(urllib.request.urlopen(f"{url}config", timeout=60).read())
+        for dep in config["dependencies"]:
+            if dep.get("api_name"):
+                _FN_INDEX[dep["api_name"]] = dep["id"]
+    return _FN_INDEX[api]
+
+
+def call(url: str, api: str, data: list, session: str, timeout: float = 120.0) -> tuple[bool, float]:
+    """One call the way the browser (and gradio_client) makes it: join the queue with this
+    client's session, then read the session's event stream until the result; (ok, seconds)."""
+    t0 = time.perf_counter()
+    try:
+        body = {"data": data, "fn_index": fn_index(url, api), "session_hash": session, "event_data": None,
+                "trigger_id": None}  # fmt: skip
+        req = urllib.request.Request(f"{url}gradio_api/queue/join", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        event_id = json.loads(urllib.request.urlopen(req, timeout=timeout).read())["event_id"]
+        ok = False
+        with urllib.request.urlopen(f"{url}gradio_api/queue/data?session_hash={session}", timeout=timeout) as resp:
+            for raw in resp:
+                line = raw.decode("utf-8", "replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                msg = json.loads(line[5:])
+                if msg.get("event_id") == event_id and msg.get("msg") == "process_completed":
+                    ok = bool(msg.get("success"))
+                    break
+    except (OSError, ValueError, KeyError):
+        ok = False
+    return ok, time.perf_counter() - t0
+
+
+def call_stateless(url: str, api: str, data: list, timeout: float = 120.0) -> tuple[bool, float]:
+    """One call of the stateless REST form (``/gradio_api/call/<api>``: a new session every time)."""
     t0 = time.perf_counter()
     try:
         req = urllib.request.Request(
@@ -64,8 +103,26 @@ def call(url: str, api: str, data: list, timeout: float = 120.0) -> tuple[bool, 
     return ok, time.perf_counter() - t0
 
 
-def search_args(i: int) -> list:
-    return [QUERIES[i % len(QUERIES)], "", "", "", "", "", "", ""]
+SEARCHES: list[str] = list(QUERIES)
+
+
+def load_searches(index: Path) -> None:
+    """Every distinct indicator name of the index after the fixed queries: each request of a run
+    asks something new (no answer or query vector can be reused from an earlier request)."""
+    from search.engine import Engine
+
+    names = dict.fromkeys(r["name"] for r in Engine(index).rows_json() if r["name"].strip())
+    SEARCHES.extend(n for n in names if n not in SEARCHES)
+
+
+_counter = iter(range(10**9))
+_counter_lock = threading.Lock()
+
+
+def search_args(_i: int) -> list:
+    with _counter_lock:
+        n = next(_counter)
+    return [SEARCHES[n % len(SEARCHES)], "", "", "", "", "", "", ""]
 
 
 def ask_args(i: int) -> list:
@@ -82,11 +139,12 @@ def phase(url: str, api: str, make_args, clients: int, per_client: int, seconds:
 
     def run(c: int) -> None:
         nonlocal errors
+        session = uuid.uuid4().hex[:11]  # one browser tab / one gradio_client per client
         start.wait()
         for j in range(per_client):
             if time.monotonic() > deadline:
                 break
-            ok, dt = call(url, api, make_args(c * 7 + j))
+            ok, dt = call(url, api, make_args(c * 7 + j), session)
             with lock:
                 if ok:
                     lat.append(dt)
@@ -151,6 +209,7 @@ def main() -> None:
 
     index = Path(args.index).resolve()
     ensure_index(index, Path(args.corpus))
+    load_searches(index)
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     port = free_port()
     log = work / "serve.log"
@@ -158,7 +217,8 @@ def main() -> None:
     print(f"网页服务压测：{os.cpu_count()} 个 CPU，开始时 1 分钟负载 {load:.1f}，索引 {index}")
     t0 = time.perf_counter()
     proc = start_server(index, port, log)
-    print(f"服务就绪（含模型预热）用时 {time.perf_counter() - t0:.1f} 秒")
+    print(f"服务就绪（含模型预热）用时 {time.perf_counter() - t0:.1f} 秒；检索词 {len(SEARCHES)} 个互不相同，"
+          "按顺序使用（同一次运行中不重复，直到用完）")
     url = f"http://127.0.0.1:{port}/"
     try:
         apis = [("检索 /search", "search", search_args)]

@@ -160,6 +160,12 @@ class HybridRetriever:
         return out
 
     def _encode(self, queries: Sequence[str]) -> np.ndarray:
+        batcher = self.__dict__.get("_batcher")
+        if batcher is None:
+            batcher = self.__dict__.setdefault("_batcher", QueryBatcher(self._encode_now))
+        return batcher.encode(list(queries))
+
+    def _encode_now(self, queries: list[str]) -> np.ndarray:
         threads = query_threads() if len(queries) < 8 else 0
         with torch_threads(threads):
             return np.asarray(self.encoder.encode_queries(list(queries)), dtype=np.float32)
@@ -218,12 +224,23 @@ class HybridRetriever:
     def _dense_above(self, qv: np.ndarray, floor: float, depth: int, allowed_slots: np.ndarray | None
                      ) -> tuple[np.ndarray, np.ndarray]:
         n_slots = int(self.chunks.slot.max()) + 1 if len(self.chunks) else 0
-        k = depth
+        k = max(depth, 250)
         while True:
             k = min(k * 4, n_slots)
             slots, scores = self.dense.search(qv[None, :], k, allowed_slots)[0]
             if k >= n_slots or not len(scores) or scores[-1] < floor:
                 return slots, scores
+
+    def _facts(self, p: int) -> tuple[tuple, str]:
+        """(copy identity, normalised name) of chunk ``p``, parsed once per retriever."""
+        cache = self.__dict__.setdefault("_facts_cache", {})
+        f = cache.get(p)
+        if f is None:
+            row = self.chunks.row(p)
+            f = (copy_identity(row), key(row.get("name", "")))
+            if len(cache) < 500_000:
+                cache[p] = f
+        return f
 
     def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
         """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
@@ -251,7 +268,7 @@ class HybridRetriever:
         An exact hit ranked below others is given the best fused score so scores stay in
         (non-strictly) descending order; an exact hit already on top keeps its own score."""
         q = key(query)
-        exact = [(p, s) for p, s in ranked if key(self.chunks.row(p).get("name", "")) == q]
+        exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
         if not exact or not ranked:
             return ranked
         best = ranked[0][1]
@@ -281,13 +298,13 @@ class HybridRetriever:
         for p, s in ranked:
             if keep is not None and p not in keep:
                 continue
-            row = self.chunks.row(p)
-            ident = copy_identity(row)
+            ident = self._facts(p)[0]
             if ident in seen:  # the same row from a PDF/xlsx copy of an indexed table
                 continue
             seen.add(ident)
             total += 1
             if len(hits) < top_k:
+                row = self.chunks.row(p)
                 hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
             elif keep is None:
                 break
@@ -305,6 +322,80 @@ def copy_identity(row: dict[str, Any]) -> tuple:
     Chunks are ordered by file name, so among equal scores the first copy kept is
     the text extraction; the copies add nothing for the reader."""
     return tuple(row.get(k) for k in _IDENTITY_KEYS)
+
+
+# -- query encoding: one encoder at a time, concurrent queries in one batch, recent ones cached -----
+
+class QueryBatcher:
+    """Query vectors for concurrent callers (web server threads).
+
+    The encoder runs for one caller at a time (the leader); queries that arrive
+    meanwhile wait and are then encoded together in the next forward pass, so
+    under load the model runs a few larger batches instead of many single
+    queries fighting for the CPU (and for torch's global thread setting).
+    Vectors of recent queries are kept (``cache_size``): a query many users
+    type is encoded once per generation."""
+
+    def __init__(self, encode: Any, max_batch: int = 32, cache_size: int = 4096):
+        import collections
+        import threading
+
+        self._encode = encode
+        self.max_batch = max_batch
+        self.cache_size = cache_size
+        self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._cv = threading.Condition()
+        self._pending: list[dict[str, Any]] = []
+        self._busy = False
+
+    def _cached(self, q: str) -> np.ndarray | None:
+        v = self._cache.get(q)
+        if v is not None:
+            self._cache.move_to_end(q)
+        return v
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        with self._cv:
+            hit = [self._cached(q) for q in queries]
+            if all(v is not None for v in hit):
+                return np.stack(hit) if hit else np.zeros((0, 0), dtype=np.float32)
+            req: dict[str, Any] = {"queries": [q for q, v in zip(queries, hit) if v is None], "done": False}
+            self._pending.append(req)
+        while True:
+            with self._cv:
+                while self._busy and not req["done"]:
+                    self._cv.wait()
+                if req["done"]:
+                    break
+                self._busy = True  # this caller leads: it encodes what is waiting, its own query included
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            self._run(batch)
+        if "error" in req:
+            raise req["error"]
+        with self._cv:
+            fresh = dict(zip(req["queries"], req["vectors"]))
+            return np.stack([v if v is not None else fresh[q] for q, v in zip(queries, hit)])
+
+    def _run(self, batch: list[dict[str, Any]]) -> None:
+        texts = list(dict.fromkeys(q for r in batch for q in r["queries"]))
+        try:
+            vecs = self._encode(texts)
+            by_text = dict(zip(texts, vecs))
+            for r in batch:
+                r["vectors"] = [by_text[q] for q in r["queries"]]
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            for r in batch:
+                r["error"] = exc
+        with self._cv:
+            if "error" not in batch[0]:
+                for q, v in by_text.items():
+                    self._cache[q] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            for r in batch:
+                r["done"] = True
+            self._busy = False
+            self._cv.notify_all()
 
 
 # -- query encoding threads -------------------------------------------------------------
