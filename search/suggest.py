@@ -228,6 +228,9 @@ class Suggestion:
     score: float
     level1: str
     level2: str
+    rows: int = 0  # how many rows (one per table copy set) use the phrasing
+    weak: bool = False  # no table it comes from matches the input above the relevance floor
+    identities: tuple[tuple, ...] = field(default=(), compare=False, repr=False)  # its tables
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,6 +238,8 @@ class Suggestion:
             "variants": list(self.variants),
             "units": self.units,
             "tables": self.tables,
+            "rows": self.rows,
+            "weak": self.weak,
             "values": [{"value": v, "count": c} for v, c in self.values],
             "examples": list(self.examples),
         }
@@ -258,6 +263,7 @@ class SuggestionGroup:
 class SuggestResult:
     query: str
     groups: tuple[SuggestionGroup, ...]
+    weak: bool = False  # nothing in the corpus matches the input: the suggestions are only common phrasings
 
     def ranked(self) -> list[Suggestion]:
         """All suggestions, best first (the order used for top-N)."""
@@ -438,6 +444,8 @@ def _suggestion(
         score=score,
         level1=group[0],
         level2=group[1],
+        rows=len(members),
+        identities=tuple(best_per_table),
     )
 
 
@@ -519,6 +527,7 @@ def suggest(
     per_group: int | None = DEFAULT_PER_GROUP,
     depth: int = DEFAULT_DEPTH,
     examples: int = DEFAULT_EXAMPLES,
+    for_kind: str | None = None,
 ) -> SuggestResult:
     """Suggestions for ``text`` (project name, goal text or indicator).
 
@@ -526,7 +535,11 @@ def suggest(
     ``level1``/``level2`` keep only matching groups (产出 / 数量指标 ...);
     ``exclude`` hides documents/tables and their copies (see ``parse_exclude``);
     ``top_k`` suggestions in total, at most ``per_group`` per 一级/二级 group;
-    ``depth`` retrieval candidates; ``examples`` example rows per suggestion."""
+    ``depth`` retrieval candidates; ``examples`` example rows per suggestion;
+    ``for_kind``: the kind of table being drafted ("project": 部门整体 履职 rows, which
+    describe a department's duties, are not suggested).  Suggestions coming only from
+    tables that do not match the input above the search's relevance floor are marked
+    ``weak``; ``SuggestResult.weak`` when no table matches at all."""
     from search.filters import Filters
 
     text = (text or "").strip()
@@ -540,15 +553,42 @@ def suggest(
     res = engine.search(text, top_k=depth, filters=filters)
     content = None if cat.positions else _content_index(cat)
     sc = score_hits(res.hits, cat, hidden, content)
+    cands = candidates(sc, cat, hidden, filters)
+    if for_kind == "project":
+        cands = [c for c in cands if c.group[0] != LEVEL1_LABELS["履职"]]
     groups = build_suggestions(
-        candidates(sc, cat, hidden, filters),
+        cands,
         top_k=top_k,
         per_group=per_group,
         level1=level1,
         level2=level2,
         n_examples=examples,
     )
-    return SuggestResult(text, tuple(groups))
+    matched = _matched_tables(engine, text, filters, cat)
+    groups = [_mark_weak(g, matched) for g in groups]
+    return SuggestResult(text, tuple(groups), weak=not matched)
+
+
+def _matched_tables(engine, text: str, filters, cat: Catalog) -> set[tuple]:
+    """Identities of the tables with a row or section above the search's relevance floor."""
+    res = engine.search(text, top_k=DEFAULT_DEPTH, filters=filters, matches_only=True)
+    out: set[tuple] = set()
+    content = None
+    for h in res.hits:
+        loc = cat.positions.get(h.position) if cat.positions else None
+        if loc is None:
+            content = content if content is not None else _content_index(cat)
+            loc = content.get(_content_key(h.row))
+        if loc is not None:
+            out.add(loc[0].identity)
+    return out
+
+
+def _mark_weak(group: SuggestionGroup, matched: set[tuple]) -> SuggestionGroup:
+    from dataclasses import replace
+
+    return replace(group, suggestions=tuple(replace(s, weak=not (set(s.identities) & matched))
+                                           for s in group.suggestions))  # fmt: skip
 
 
 def suggest_table_input(table: Table) -> str:

@@ -370,17 +370,20 @@ def build_app(
                     d_project = gr.Textbox(label="项目名称", elem_id="draft-project", scale=3)
                     d_unit = gr.Textbox(label="实施单位", elem_id="draft-unit", scale=3)
                     d_year = gr.Textbox(label="年度", elem_id="draft-year", scale=1, min_width=100)
+                    d_funds = gr.Textbox(label="项目资金（万元）", elem_id="draft-funds", scale=1, min_width=130)
+                d_goal = gr.Textbox(label="年度绩效目标", elem_id="draft-goal", lines=2,
+                                    placeholder="例如：组织全区中小学教师参加业务培训 2000 人次，提升教学能力")  # fmt: skip
                 draft_table = gr.Dataframe(
                     value=h.draft_frame([]),
                     headers=h.DRAFT_COLUMNS,
-                    label="草稿指标",
+                    label="草稿指标（半年指标值、权重、指标解释按需填写）",
                     elem_id="draft-table",
-                            buttons=[],
+                    buttons=[],
                     interactive=True,
                     wrap=True,
                     max_height=520,
-                    column_widths=["12%", "16%", "28%", "14%", "30%"],
-                    static_columns=[4],
+                    column_widths=["9%", "11%", "20%", "9%", "9%", "6%", "14%", "22%"],
+                    static_columns=[len(h.DRAFT_COLUMNS) - 1],
                 )
                 with gr.Row():
                     check_btn = gr.Button("检查草稿", variant="primary", elem_id="check-btn")
@@ -452,7 +455,7 @@ def build_app(
                     headers=h.UPLOAD_COLUMNS,
                     label="导入结果",
                     elem_id="upload-results",
-                            buttons=[],
+                    buttons=[],
                     interactive=False,
                     wrap=True,
                     column_widths=["30%", "90px", "60%"],
@@ -686,17 +689,21 @@ def build_app(
         # needs the suggestions of this browser session: not an API endpoint
         add_btn.click(do_add, [draft_table, pick, suggest_state], draft_table, api_visibility="private")
 
-        def do_check(frame: Any, project: str, unit: str, year: str):
-            view = h.check_draft(eng(), frame, project, unit, year)
+        def do_check(frame: Any, project: str, unit: str, year: str, goal: str = "", funds: str = ""):
+            view = h.check_draft(eng(), frame, project, unit, year, goal, funds)
             return view.table, view.summary
 
-        check_btn.click(do_check, [draft_table, d_project, d_unit, d_year], [draft_table, check_summary], api_name="check")
+        check_btn.click(
+            do_check, [draft_table, d_project, d_unit, d_year, d_goal, d_funds], [draft_table, check_summary],
+            api_name="check",
+        )
 
-        def do_export_draft(frame: Any, project: str, unit: str, year: str) -> str:
-            return str(h.export_draft(frame, project, unit, year))
+        def do_export_draft(frame: Any, project: str, unit: str, year: str, goal: str = "", funds: str = "") -> str:
+            return str(h.export_draft(frame, project, unit, year, goal=goal, funds=funds))
 
         export_draft_btn.click(
-            do_export_draft, [draft_table, d_project, d_unit, d_year], draft_file, api_name="export_draft"
+            do_export_draft, [draft_table, d_project, d_unit, d_year, d_goal, d_funds], draft_file,
+            api_name="export_draft",
         ).then(lambda: gr.update(visible=True), outputs=draft_file, api_visibility="private", show_progress="hidden")
         clear_draft_btn.click(lambda: (h.draft_frame([]), ""), outputs=[draft_table, check_summary], api_visibility="private")
 

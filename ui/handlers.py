@@ -55,7 +55,7 @@ TABLE_ROW_COLUMNS = ["序号", "一级/二级指标", "三级指标", "半年指
 EXAMPLE_COLUMNS = ["序号", "三级指标", "指标值", "单位", "来源"]
 NEAR_COLUMNS = ["序号", "三级指标", "指标值", "单位", "年度", "项目/表", "未满足的原因", "来源"]
 DOC_COLUMNS = ["序号", "文件", "单位", "项目/表", "年度", "指标数"]
-DRAFT_COLUMNS = ["一级指标", "二级指标", "三级指标", "指标值", "检查意见"]
+DRAFT_COLUMNS = ["一级指标", "二级指标", "三级指标", "半年指标值", "指标值", "权重", "指标解释", "检查意见"]
 SUGGESTION_COLUMNS = ["序号", "一级指标", "二级指标", "建议指标", "常用指标值", "使用单位数"]
 UPLOAD_COLUMNS = ["文件", "结果", "说明"]
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -746,38 +746,60 @@ def upload(
 # ---------------------------------------------------------------- drafting
 
 
-def iter_draft_rows(frame: pd.DataFrame | list | dict | None) -> Iterator[tuple[str, str, str, str]]:
-    """(一级, 二级, 三级, 指标值) of every non-empty line of the editable draft table."""
+DRAFT_FIELDS = ("level1", "level2", "name", "half_year", "value", "weight", "explanation")  # DRAFT_COLUMNS[:-1]
+
+
+def iter_draft_rows(frame: pd.DataFrame | list | dict | None) -> Iterator[tuple[str, ...]]:
+    """(一级, 二级, 三级, 半年指标值, 指标值, 权重, 指标解释) of every non-empty line of the editable
+    draft table; columns are found by their header (older 4-column tables still read)."""
     if frame is None:
         return
     if isinstance(frame, dict):
         frame = pd.DataFrame(frame.get("data", []), columns=frame.get("headers"))
     if isinstance(frame, list):
         frame = pd.DataFrame(frame)
+    headers = [str(c) for c in frame.columns]
+    if set(DRAFT_COLUMNS[:3]) <= set(headers):
+        where = [headers.index(c) if c in headers else None for c in DRAFT_COLUMNS[: len(DRAFT_FIELDS)]]
+    else:  # positional: 一级, 二级, 三级, 指标值
+        where = [0, 1, 2, None, 3, None, None]
     for row in frame.itertuples(index=False):
-        vals = ["" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in list(row)[:4]]
-        vals += [""] * (4 - len(vals))
-        if any(vals):
-            yield vals[0], vals[1], vals[2], vals[3]
+        cells = list(row)
+        vals = []
+        for i in where:
+            v = cells[i] if i is not None and i < len(cells) else None
+            vals.append("" if v is None or (isinstance(v, float) and v != v) else str(v).strip())
+        if any(vals[:3]) or vals[4]:
+            yield tuple(vals)
 
 
-def draft_from_frame(frame: Any, project: str = "", unit: str = "", year: Any = None):
+def draft_from_frame(frame: Any, project: str = "", unit: str = "", year: Any = None, goal: str = "",
+                     funds: Any = ""):  # fmt: skip
     from search.draft import Draft, DraftRow
 
     y = None
     with contextlib.suppress(TypeError, ValueError):
         y = int(year) if year not in (None, "") else None
-    rows = tuple(DraftRow(level1=a, level2=b, name=c, value=d) for a, b, c, d in iter_draft_rows(frame))
-    return Draft(unit=unit or "", year=y, kind="project", project=project or "", rows=rows)
+    rows = tuple(DraftRow(**dict(zip(DRAFT_FIELDS, vals))) for vals in iter_draft_rows(frame))
+    funds_text = "" if funds in (None, "") else (f"{funds:g}" if isinstance(funds, float) else str(funds).strip())
+    return Draft(unit=unit or "", year=y, kind="project", project=project or "", rows=rows,
+                 goal=(goal or "").strip(), funds=funds_text)  # fmt: skip
 
 
 def draft_frame(rows: Iterable[Sequence[str]], notes: Sequence[str] | None = None) -> pd.DataFrame:
+    """The editable draft table: rows as (一级, 二级, 三级, 半年指标值, 指标值, 权重, 指标解释)
+    (shorter rows are padded), plus the checker's note."""
+    n = len(DRAFT_FIELDS)
     data = []
-    rows = list(rows)
-    for i, r in enumerate(rows):
+    for i, r in enumerate(list(rows)):
         note = notes[i] if notes and i < len(notes) else ""
-        data.append([*list(r)[:4], note])
+        cells = [*list(r)[:n]] + [""] * (n - len(list(r)[:n]))
+        data.append([*cells, note])
     return pd.DataFrame(data, columns=DRAFT_COLUMNS)
+
+
+def _draft_cells(r: Any) -> tuple[str, ...]:
+    return tuple(getattr(r, f) for f in DRAFT_FIELDS)
 
 
 @dataclass
@@ -787,8 +809,9 @@ class CheckView:
 
 
 @user_errors
-def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", year: Any = None) -> CheckView:
-    draft = draft_from_frame(frame, project, unit, year)
+def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", year: Any = None,
+                goal: str = "", funds: Any = "") -> CheckView:  # fmt: skip
+    draft = draft_from_frame(frame, project, unit, year, goal, funds)
     if not draft.rows:
         raise UserError("草稿还没有指标：请先在上方获取建议并加入草稿，或直接在表格中填写。")
     reports = engine.check(draft)
@@ -804,7 +827,7 @@ def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", y
             else:
                 table_level.append(text)
     table = draft_frame(
-        [(r.level1, r.level2, r.name, r.value) for r in draft.rows],
+        [_draft_cells(r) for r in draft.rows],
         ["；".join(n) if n else CHECK_OK for n in notes],
     )
     if not any(counts.values()):
@@ -820,10 +843,12 @@ def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", y
 
 
 @user_errors
-def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None, out_dir: Path | str | None = None) -> Path:
+def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None, out_dir: Path | str | None = None,
+                 *, goal: str = "", funds: Any = "") -> Path:  # fmt: skip
+    """The draft as an .xlsx 绩效目标表 (年度绩效目标, 项目资金, 半年指标值, 权重, 指标解释 when filled in)."""
     from search.export import export_draft as _export
 
-    draft = draft_from_frame(frame, project, unit, year)
+    draft = draft_from_frame(frame, project, unit, year, goal, funds)
     if not draft.rows:
         raise UserError("草稿还没有指标，无法导出。")
     out_dir = Path(out_dir) if out_dir else new_export_dir()
@@ -932,7 +957,8 @@ def add_suggestions(frame: Any, picked: Sequence[str] | None, items: Sequence[di
         with contextlib.suppress(TypeError, ValueError, IndexError):
             it = items[int(p)]
             values = _value_counts(it)
-            row = [it.get("level1", ""), it.get("level2", ""), it.get("name", ""), values[0][0] if values else ""]
+            row = [it.get("level1", ""), it.get("level2", ""), it.get("name", ""), "", values[0][0] if values else "",
+                   "", ""]  # fmt: skip
             if (row[0], row[1], row[2]) not in have:
                 rows.append(row)
                 have.add((row[0], row[1], row[2]))
