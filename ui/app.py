@@ -649,7 +649,9 @@ def build_app(
             if item is None:
                 return gr.update(), gr.update(), gr.update(), []
             d = h.suggestion_detail(eng(), item)
-            return d.chart, d.note, d.examples, d.example_hits
+            # counts start at zero: equal counts would otherwise give an empty chart
+            chart_value = gr.BarPlot(value=d.chart, y_lim=[0, max(1, d.y_max)])
+            return chart_value, d.note, d.examples, d.example_hits
 
         def do_suggest(text: str):
             view = h.suggest(ready(), text)

@@ -869,12 +869,16 @@ class SuggestView:
     items: list[dict[str, Any]]
 
 
+CHART_BARS = 12
+
+
 @dataclass
 class SuggestionDetail:
     chart: pd.DataFrame
     note: str
     examples: pd.DataFrame
     example_hits: list[dict[str, Any]]
+    y_max: int = 1  # the chart's y axis runs from 0 to this count
 
 
 def _flatten_suggestions(result: Any) -> list[dict[str, Any]]:
@@ -912,6 +916,10 @@ def suggestion_choices(items: Sequence[dict[str, Any]]) -> list[tuple[str, str]]
     return [(f"{i + 1}. {it.get('name', '')}", str(i)) for i, it in enumerate(items)]
 
 
+SHOW_EXAMPLES = 50  # example rows kept per suggestion (all of them in practice)
+WEAK_MARK = "（相关性弱）"
+
+
 @user_errors
 def suggest(engine: Engine, text: str) -> SuggestView:
     text = (text or "").strip()
@@ -920,31 +928,49 @@ def suggest(engine: Engine, text: str) -> SuggestView:
     engine.require_index()
     if not hasattr(engine, "suggest"):
         raise UserError("指标建议功能尚未启用（等待起草模块）。")
-    items = _flatten_suggestions(engine.suggest(text))
+    result = engine.suggest(text, examples=SHOW_EXAMPLES, for_kind="project")
+    items = _flatten_suggestions(result)
     data = []
     for i, it in enumerate(items, start=1):
         values = _value_counts(it)
-        data.append([i, it.get("level1", ""), it.get("level2", ""), it.get("name", ""),
+        name = it.get("name", "") + (WEAK_MARK if it.get("weak") else "")
+        data.append([i, it.get("level1", ""), it.get("level2", ""), name,
                      values[0][0] if values else "", _n_units(it)])  # fmt: skip
-    status = (
-        f"共 {len(items)} 条建议，按一级/二级指标分组。勾选后点击「加入草稿」。"
-        if items
-        else "没有找到相近的指标，可以换一种说法（如项目名称中的关键词）。"
-    )
+    n_weak = sum(1 for it in items if it.get("weak"))
+    if not items:
+        status = "没有找到相近的指标，可以换一种说法（如项目名称中的关键词）。"
+    elif getattr(result, "weak", False):
+        status = (f"⚠️ 已导入的表中没有与「{text}」相近的内容，下面 {len(items)} 条只是其他表常用的指标，"
+                  "与本项目的相关性弱，请谨慎参考或换一种说法。")  # fmt: skip
+    else:
+        status = f"共 {len(items)} 条建议，按一级/二级指标分组。勾选后点击「加入草稿」。"
+        if n_weak:
+            status += f"其中 {n_weak} 条标有{WEAK_MARK}：来自与本项目不相近的表，相关性弱。"
     return SuggestView(status, pd.DataFrame(data, columns=SUGGESTION_COLUMNS), suggestion_choices(items), items)
 
 
 def suggestion_detail(engine: Engine, item: dict[str, Any]) -> SuggestionDetail:
+    """Value distribution (counts start at zero on the chart), a note and every source row."""
     counts = _value_counts(item)
     chart = pd.DataFrame(counts, columns=["指标值", "次数"]).groupby("指标值", as_index=False)["次数"].sum()
-    chart = chart.sort_values("次数", ascending=False).head(12)
-    examples = list(item.get("examples") or item.get("rows") or [])
+    chart = chart.sort_values(["次数", "指标值"], ascending=[False, True]).head(CHART_BARS)
+    examples = list(item.get("examples") or [])
     examples = [e if isinstance(e, dict) else e.to_json() for e in examples]
     variants = [v for v in (item.get("variants") or []) if v != item.get("name")]
-    note = f"**{item.get('name', '')}**：{_n_units(item)} 个单位使用过，共 {sum(c for _, c in counts)} 次。"
+    n_rows = int(item.get("rows") or 0) or sum(c for _, c in counts) or len(examples)
+    note = f"**{item.get('name', '')}**：{_n_units(item)} 个单位使用过，共 {n_rows} 次"
+    hidden = n_rows - len(examples)
+    note += f"，下表列出全部 {len(examples)} 个来源。" if hidden <= 0 else \
+        f"，下表列出其中 {len(examples)} 个来源（另有 {hidden} 个未列出）。"
+    n_values = len(set(v for v, _ in counts))
+    if n_values > CHART_BARS:
+        note += f"图中为最常用的 {CHART_BARS} 种指标值（共 {n_values} 种）。"
+    if item.get("weak"):
+        note += "该建议来自与本项目不相近的表，相关性弱。"
     if variants:
         note += "其他表述：" + "、".join(str(v) for v in variants[:5]) + "。"
-    return SuggestionDetail(chart, note, rows_frame(engine, examples, EXAMPLE_COLUMNS), examples)
+    y_max = int(chart["次数"].max()) if len(chart) else 1
+    return SuggestionDetail(chart, note, rows_frame(engine, examples, EXAMPLE_COLUMNS), examples, y_max)
 
 
 def add_suggestions(frame: Any, picked: Sequence[str] | None, items: Sequence[dict[str, Any]]) -> pd.DataFrame:
