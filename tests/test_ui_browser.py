@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
+MAX_UPLOAD_MB = 5
 TIMEOUT_MS = 120_000  # generous: the first search loads the embedding model on a 2-core machine
 README_SHOTS = {  # screenshot -> docs/screenshots name (one per tab)
     "01_search.png": "search.png",
@@ -72,7 +73,8 @@ def app(tmp_path_factory):
     started = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--port", str(port)],
+            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--port", str(port),
+             "--max-upload-mb", str(MAX_UPLOAD_MB)],  # fmt: skip
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -390,6 +392,19 @@ def test_every_tab_is_chinese(page):
     assert "升序" in menu_text.inner_text() and "筛选" in menu_text.inner_text(), menu_text.inner_text()
     assert not english_on_page(page), english_on_page(page)
     page.keyboard.press("Escape")
+
+
+def test_upload_size_limit_is_said_in_chinese(page, tmp_path):
+    big = tmp_path / "很大的表.txt"
+    big.write_bytes(b"x" * (MAX_UPLOAD_MB + 1) * 1024 * 1024)
+    open_tab(page, "导入")
+    page.locator('#upload-files input[type="file"]').set_input_files([str(big)])
+    toast = page.locator(".toast-body, .toast-wrap").filter(has_text="文件超过单个文件大小上限").first
+    toast.wait_for()
+    assert "很大的表.txt" in toast.inner_text()
+    assert not english_on_page(page), english_on_page(page)
+    for close in page.locator('[data-testid="toast-close"]').all():
+        close.click()
 
 
 def test_upload_becomes_searchable(page, tmp_path):

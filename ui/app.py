@@ -729,11 +729,46 @@ def build_app(
 
 # Gradio picks the language of its own widgets (upload box, table menus, toasts) from
 # ``navigator.language``; the interface is Chinese, so report Chinese before its scripts run.
-LOCALE_SCRIPT = (
-    b"<script>(function(){try{var d=Object.defineProperty,p=Navigator.prototype;"
-    b"d(p,'language',{get:function(){return 'zh-CN'},configurable:true});"
-    b"d(p,'languages',{get:function(){return ['zh-CN','zh']},configurable:true});}catch(e){}})();</script>"
-)
+# Strings some Gradio widgets write in English whatever the locale (not in its catalogue):
+# rewritten in place when they appear (text and aria-label/title), e.g. the client-side
+# upload size check "File(s) exceed the maximum allowed size of 50.0 MB: "a.pdf"".
+ENGLISH_TO_CHINESE: tuple[tuple[str, str], ...] = (
+    (r"^File\(s\) exceed the maximum allowed size of (.+?): (.*)$", "文件超过单个文件大小上限（$1），未上传：$2"),
+    (r"^Error$", "错误"), (r"^Warning$", "提示"), (r"^Info$", "提示"),
+    (r"^Copy table data$", "复制表格"), (r"^Copied to clipboard$", "已复制"),
+    (r"^Fullscreen$", "全屏"), (r"^Exit fullscreen mode$", "退出全屏"), (r"^Open cell menu$", "打开列菜单"),
+    (r"^Clear$", "清除"), (r"^Close$", "关闭"), (r"^Download$", "下载"),
+    (r"^queue: (\d+)/(\d*) \|$", "排队：$1/$2 |"), (r"^processing \|$", "处理中 |"),
+    (r"^Loading\.*$", "加载中……"), (r"^Connection errored out\.?$", "与服务器的连接中断，请刷新页面。"),
+)  # fmt: skip
+
+
+def _locale_script() -> bytes:
+    import json
+
+    rules = json.dumps([[a, b] for a, b in ENGLISH_TO_CHINESE], ensure_ascii=False)
+    js = (
+        "(function(){try{var d=Object.defineProperty,p=Navigator.prototype;"
+        "d(p,'language',{get:function(){return 'zh-CN'},configurable:true});"
+        "d(p,'languages',{get:function(){return ['zh-CN','zh']},configurable:true});}catch(e){}"
+        "var R=" + rules + ".map(function(r){return [new RegExp(r[0]),r[1]]});"
+        "function tr(s){if(!s)return s;var t=s.trim();for(var i=0;i<R.length;i++){if(R[i][0].test(t))"
+        "return s.replace(t,t.replace(R[i][0],R[i][1]));}return s;}"
+        "function fix(n){if(n.nodeType===3){var v=tr(n.nodeValue);if(v!==n.nodeValue)n.nodeValue=v;return;}"
+        "if(n.nodeType!==1)return;['aria-label','title'].forEach(function(a){var v=n.getAttribute(a);"
+        "if(v){var w=tr(v);if(w!==v)n.setAttribute(a,w);}});"
+        "var w=document.createTreeWalker(n,5),x;while((x=w.nextNode())){if(x.nodeType===3){var y=tr(x.nodeValue);"
+        "if(y!==x.nodeValue)x.nodeValue=y;}else{['aria-label','title'].forEach(function(a){var v=x.getAttribute(a);"
+        "if(v){var z=tr(v);if(z!==v)x.setAttribute(a,z);}});}}}"
+        "new MutationObserver(function(ms){ms.forEach(function(m){if(m.type==='characterData')fix(m.target);"
+        "else if(m.type==='attributes')fix(m.target);else m.addedNodes.forEach(fix);});})"
+        ".observe(document.documentElement,{subtree:true,childList:true,characterData:true,attributes:true,"
+        "attributeFilter:['aria-label','title']});})();"
+    )
+    return ("<script>" + js + "</script>").encode("utf-8")
+
+
+LOCALE_SCRIPT = _locale_script()
 
 
 class ChineseLocale:
