@@ -164,7 +164,7 @@ class HybridRetriever:
     def _encode(self, queries: Sequence[str]) -> np.ndarray:
         batcher = self.__dict__.get("_batcher")
         if batcher is None:
-            batcher = self.__dict__.setdefault("_batcher", QueryBatcher(self._encode_now))
+            batcher = self.__dict__.setdefault("_batcher", QueryBatcher(self._encode_now, cache_size=_query_cache_size))
         return batcher.encode(list(queries))
 
     def _encode_now(self, queries: list[str]) -> np.ndarray:
@@ -328,6 +328,18 @@ def copy_identity(row: dict[str, Any]) -> tuple:
 
 # -- query encoding: one encoder at a time, concurrent queries in one batch, recent ones cached -----
 
+_query_cache_size = 0  # query vectors kept per retriever; the web server turns this on
+
+
+def set_query_cache(size: int) -> None:
+    """Keep the vectors of the last ``size`` distinct queries (retrievers created from now on).
+
+    Off by default, so benchmarks and evaluations always measure the encoding; the web
+    server turns it on (``ui.app.create_server``), where many users type the same words."""
+    global _query_cache_size
+    _query_cache_size = max(0, int(size))
+
+
 class QueryBatcher:
     """Query vectors for concurrent callers (web server threads).
 
@@ -338,7 +350,7 @@ class QueryBatcher:
     Vectors of recent queries are kept (``cache_size``): a query many users
     type is encoded once per generation."""
 
-    def __init__(self, encode: Any, max_batch: int = 32, cache_size: int = 4096):
+    def __init__(self, encode: Any, max_batch: int = 32, cache_size: int = 0):
         import collections
         import threading
 

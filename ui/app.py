@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "绩效目标检索助手"
 WARMUP_TIMEOUT = 180.0
 WARMUP_DELAY = 5.0
+QUERY_CACHE = 4096  # query vectors kept by the server (the same words typed by many users are encoded once)
 CONCURRENCY = int(os.environ.get("PERFSEARCH_CONCURRENCY", "8") or 8)  # requests per event handled at once  # seconds after start before warming when no page has been opened yet
 
 CSS = """
@@ -621,7 +622,11 @@ def build_app(
 
         # -- question answering
         def do_ask(q: str):
-            view = h.ask(ready(), q)
+            try:
+                view = h.ask(ready(), q)
+            except gr.Error as exc:  # a hint; the answer on screen stays
+                gr.Warning(exc.message, title="提示")
+                return gr.update(), f"⚠️ {exc.message}", gr.update(), gr.update(), gr.update(), gr.update()
             return view.answer, view.plan, view.rows, view.near, view.row_hits, view.near_hits
 
         def after_ask(near: list):
@@ -654,10 +659,16 @@ def build_app(
             return chart_value, d.note, d.examples, d.example_hits
 
         def do_suggest(text: str):
-            view = h.suggest(ready(), text)
+            try:
+                view = h.suggest(ready(), text)
+            except gr.Error as exc:  # a hint; the suggestions on screen stay
+                gr.Warning(exc.message, title="提示")
+                return f"⚠️ {exc.message}", gr.update(), gr.update()
             return view.status, view.table, view.items
 
         def after_suggest(items: list, text: str):
+            if not (text or "").strip():  # nothing was asked: leave everything as it is
+                return (gr.update(),) * (2 + len(detail_outputs))
             return (
                 gr.update(choices=h.suggestion_choices(items), value=[]),
                 text.strip() if text and len(text.strip()) <= 40 else gr.update(),
@@ -686,13 +697,21 @@ def build_app(
         )
 
         def do_add(frame: Any, picked: list, items: list):
-            return h.add_suggestions(frame, picked, items)
+            try:
+                return h.add_suggestions(frame, picked, items)
+            except gr.Error as exc:
+                gr.Warning(exc.message, title="提示")
+                return gr.update()
 
         # needs the suggestions of this browser session: not an API endpoint
         add_btn.click(do_add, [draft_table, pick, suggest_state], draft_table, api_visibility="private")
 
         def do_check(frame: Any, project: str, unit: str, year: str, goal: str = "", funds: str = ""):
-            view = h.check_draft(eng(), frame, project, unit, year, goal, funds)
+            try:
+                view = h.check_draft(eng(), frame, project, unit, year, goal, funds)
+            except gr.Error as exc:  # e.g. an empty draft: a hint, the table stays
+                gr.Warning(exc.message, title="提示")
+                return gr.update(), f"⚠️ {exc.message}"
             return view.table, view.summary
 
         check_btn.click(
@@ -917,6 +936,9 @@ def serving_threads() -> None:
     requests in flight these teams spin against each other (measured 18 ms per flat
     search of 400 vectors under load vs under 1 ms with one thread).  Query encoding
     already runs one batch at a time (``search.retrieve.QueryBatcher``)."""
+    from search.retrieve import set_query_cache
+
+    set_query_cache(QUERY_CACHE)
     n = int(os.environ.get("PERFSEARCH_FAISS_THREADS", "1") or 1)
     try:
         import faiss
