@@ -204,6 +204,21 @@ def test_login_required_when_auth_is_set(tmp_path_factory):
         c = Client(srv.url, auth=("科室", "s3cret"), verbose=False)
         status, _, _ = c.predict("满意度", "", "", "", "", "", "", "", api_name="/search")
         assert "找到" in status
+        # failed logins: after 3 the client must wait, told so in Chinese
+        import json
+        from urllib.parse import urlencode
+
+        def login(password: str) -> tuple[int, str]:
+            data = urlencode({"username": "科室", "password": password}).encode()
+            try:
+                with urllib.request.urlopen(urllib.request.Request(srv.url + "login", data=data), timeout=30) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        assert [login("wrong")[0] for _ in range(3)] == [400, 400, 400]
+        code, body = login("s3cret")  # even the right password waits now
+        assert code == 429 and "登录失败次数过多" in json.loads(body)["detail"]
     finally:
         srv.stop()
         shutil.rmtree(index, ignore_errors=True)

@@ -161,3 +161,23 @@ def test_draft_carries_goal_funds_half_year_weight_and_explanation(h, tmp_path):
     assert header == ["一级指标", "二级指标", "三级指标", "半年指标值", "全年指标值", "权重", "指标解释"]
     assert ["产出指标", "数量指标", "培训人次", "≥1000人次", "≥2000人次", "20", "全年参训人次"] in cells
     assert "培训全区教师" in flat
+
+
+def test_login_backoff_per_client():
+    from ui.app import LoginThrottle
+
+    now = [100.0]
+    t = LoginThrottle(free=3, base=2.0, cap=60.0, clock=lambda: now[0])
+    for _ in range(3):
+        assert t.wait_seconds("10.0.0.1") == 0
+        t.failed("10.0.0.1")
+    assert t.wait_seconds("10.0.0.1") == 2.0  # the 4th try waits 2 s
+    assert t.wait_seconds("10.0.0.2") == 0  # another client is not affected
+    now[0] += 2.0
+    t.failed("10.0.0.1")
+    assert t.wait_seconds("10.0.0.1") == 4.0  # doubles
+    for _ in range(10):
+        t.failed("10.0.0.1")
+    assert t.wait_seconds("10.0.0.1") == 60.0  # capped
+    t.succeeded("10.0.0.1")
+    assert t.wait_seconds("10.0.0.1") == 0
