@@ -371,8 +371,8 @@ def build_app(
                     d_project = gr.Textbox(label="项目名称", elem_id="draft-project", scale=3)
                     d_unit = gr.Textbox(label="实施单位", elem_id="draft-unit", scale=3)
                     d_year = gr.Textbox(label="年度", elem_id="draft-year", scale=1, min_width=100)
-                    d_funds = gr.Textbox(label="项目资金（万元）", elem_id="draft-funds", scale=1, min_width=130)
-                d_goal = gr.Textbox(label="年度绩效目标", elem_id="draft-goal", lines=2,
+                    d_funds = gr.Textbox("", label="项目资金（万元）", elem_id="draft-funds", scale=1, min_width=130)
+                d_goal = gr.Textbox("", label="年度绩效目标", elem_id="draft-goal", lines=2,
                                     placeholder="例如：组织全区中小学教师参加业务培训 2000 人次，提升教学能力")  # fmt: skip
                 draft_table = gr.Dataframe(
                     value=h.draft_frame([]),
