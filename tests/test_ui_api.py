@@ -115,6 +115,11 @@ def test_upload_api_refuses_server_paths(server, tmp_path):
     stored = [p for p in (engine.index_dir / "uploads").glob("*") if p.suffix == ".txt"] if (
         engine.index_dir / "uploads").is_dir() else []  # fmt: skip
     assert all("机密指标甲" not in p.read_text(encoding="utf-8") for p in stored)
+    # nor can a client download a server file through Gradio's file route
+    for path in ("/etc/passwd", str(secret), str(engine.index_dir / "manifest.json")):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server.url}gradio_api/file={path}", timeout=30)
+        assert err.value.code == 403
 
 
 def test_export_results_downloads_a_file(client, server):
