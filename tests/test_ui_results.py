@@ -181,3 +181,39 @@ def test_login_backoff_per_client():
     assert t.wait_seconds("10.0.0.1") == 60.0  # capped
     t.succeeded("10.0.0.1")
     assert t.wait_seconds("10.0.0.1") == 0
+
+
+def test_query_batcher_answers_concurrent_callers_in_batches():
+    import threading
+    import time
+
+    import numpy as np
+
+    from search.retrieve import QueryBatcher
+
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        time.sleep(0.05)  # a forward pass: callers arriving meanwhile wait for the next batch
+        return np.array([[float(len(t)), float(ord(t[0]))] for t in texts], dtype=np.float32)
+
+    b = QueryBatcher(encode, cache_size=100)
+    queries = [f"{chr(0x4e00 + i)}查询{'x' * i}" for i in range(12)]
+    out: dict[str, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda q=q: out.__setitem__(q, b.encode([q]))) for q in queries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for q in queries:  # every caller got the vector of its own query
+        assert out[q].tolist() == [[float(len(q)), float(ord(q[0]))]]
+    assert sum(len(c) for c in calls) == len(queries) and len(calls) < len(queries)
+    n = len(calls)
+    assert b.encode([queries[0], queries[1]]).shape == (2, 2) and len(calls) == n  # cached
+
+    def broken(texts):
+        raise RuntimeError("模型不可用")
+
+    with pytest.raises(RuntimeError, match="模型不可用"):
+        QueryBatcher(broken).encode(["满意度"])
