@@ -29,7 +29,7 @@ from indexer.target import parse_target
 log = logging.getLogger(__name__)
 
 KIND_LABELS = {"project": "项目支出", "department": "部门整体支出"}
-ROW_FIELDS = ("level1", "level2", "name", "value", "half_year", "explanation")
+ROW_FIELDS = ("level1", "level2", "name", "value", "half_year", "explanation", "weight")
 _REQUIRED_ROW_FIELDS = ("level1", "level2", "name")
 _FIELD_LABELS = {
     "level1": "一级指标",
@@ -38,6 +38,9 @@ _FIELD_LABELS = {
     "value": "指标值",
     "half_year": "半年指标值",
     "explanation": "指标解释",
+    "weight": "权重",
+    "goal": "年度绩效目标",
+    "funds": "项目资金",
     "title": "标题",
     "unit": "单位",
     "year": "年度",
@@ -67,6 +70,7 @@ class DraftRow:
     value: str
     half_year: str = ""
     explanation: str = ""
+    weight: str = ""  # 权重 (score weight), as written
 
     def to_json(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in ROW_FIELDS}
@@ -80,10 +84,16 @@ class Draft:
     kind: str = "project"
     project: str = ""
     rows: tuple[DraftRow, ...] = field(default_factory=tuple)
+    goal: str = ""  # 年度绩效目标
+    funds: str = ""  # 项目资金 (万元), as written
 
     @property
     def has_half_year(self) -> bool:
         return any(r.half_year for r in self.rows)
+
+    @property
+    def has_weight(self) -> bool:
+        return any(r.weight for r in self.rows)
 
     @property
     def has_explanation(self) -> bool:
@@ -103,6 +113,8 @@ class Draft:
             "year": self.year,
             "kind": self.kind,
             "project": self.project,
+            "goal": self.goal,
+            "funds": self.funds,
             "rows": [r.to_json() for r in self.rows],
         }
 
@@ -280,6 +292,8 @@ def draft_from_json(data: Any) -> Draft:
         kind=kind,
         project=_text_field(data, "project", "", False),
         rows=tuple(rows),
+        goal=_text_field(data, "goal", "", False),
+        funds=_text_field(data, "funds", "", False),
     )
     validate_draft(draft)
     return draft

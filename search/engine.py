@@ -159,11 +159,15 @@ class Engine:
             self._search_cache = ((m.generation, self.requested_model()), r)
             return r
 
-    def search(self, query: str, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf"):
-        """``search.retrieve.SearchResult`` (hits + clusters) for one query."""
-        return self.search_batch([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion)[0]
+    def search(self, query: str, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf",
+               matches_only: bool = False):
+        """``search.retrieve.SearchResult`` (hits + clusters) for one query; ``matches_only``:
+        only hits above the relevance floor, with their number in ``total``."""
+        return self.search_batch([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion,
+                                 matches_only=matches_only)[0]
 
-    def search_batch(self, queries, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf"):
+    def search_batch(self, queries, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf",
+                     matches_only: bool = False):
         """One ``SearchResult`` per query, same filters for all (queries encoded in one batch)."""
         from search.filters import FilterError, Filters
         from search.retrieve import SearchError
@@ -172,7 +176,7 @@ class Engine:
             if isinstance(filters, dict):
                 filters = Filters.from_json(filters)
             return self.retriever().search_many(list(queries), top_k=top_k, filters=filters or Filters(),
-                                                mode=mode, fusion=fusion)
+                                                mode=mode, fusion=fusion, matches_only=matches_only)
         except (SearchError, FilterError) as exc:
             raise EngineError(str(exc)) from exc
 

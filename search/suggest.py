@@ -52,6 +52,7 @@ from indexer.model import Document, Table, row_to_json
 from indexer.normalize import key
 from search.check import has_explicit_operator
 from search.cluster import Cluster, cluster_rows, core_name
+from search.levels import LEVEL1_LABELS, canonical_levels, group_order  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,6 @@ DEFAULT_PER_GROUP = 5
 DEFAULT_DEPTH = 200
 DEFAULT_EXAMPLES = 3
 
-LEVEL1_LABELS = {
-    "产出": "产出指标", "成本": "成本指标", "效益": "效益指标", "满意度": "满意度指标",
-    "决策": "决策", "过程": "过程", "履职": "履职",
-}  # fmt: skip
-_LEVEL1_ORDER = ["产出指标", "成本指标", "效益指标", "满意度指标", "决策", "过程", "履职", ""]
-_LEVEL2_ORDER = [
-    "数量指标", "质量指标", "时效指标",
-    "经济成本指标", "社会成本指标", "生态环境成本指标",
-    "经济效益指标", "社会效益指标", "生态效益指标", "环境效益指标", "可持续影响指标",
-    "服务对象满意度指标", "社会公众满意度指标",
-    "计划制定", "目标设定", "预算编制", "项目立项", "资金投入",
-    "预算执行", "预算管理", "资金管理", "资产管理", "项目管理", "人员管理", "机构建设", "组织实施", "财务管理",
-]  # fmt: skip
-_STANDARD = frozenset({"产出", "成本", "效益", "满意度"})
 # groups every project table needs: each gets its best suggestion first
 CORE_GROUPS = (
     ("产出指标", "数量指标"), ("产出指标", "质量指标"), ("产出指标", "时效指标"), ("成本指标", "经济成本指标"),
@@ -99,37 +86,6 @@ class SuggestError(ValueError):
 
 # ---------------------------------------------------------------------------
 # canonical levels
-
-
-def _level2_label(level2: str, category: str | None) -> str:
-    k = key(level2).rstrip(":：")
-    if category in _STANDARD and k and not k.endswith("指标"):
-        return k + "指标"
-    return k
-
-
-def canonical_levels(level1: str, level2: str, name: str = "") -> tuple[str, str]:
-    """(一级, 二级) group labels of a row in the current framework (see module docstring)."""
-    c1 = vocab.level1_category(level1) if level1 else None
-    c2 = (vocab.level2_category(level2) or vocab.level1_category(level2)) if level2 else None
-    if c1 == "产出" and c2 == "成本":
-        specific = vocab.level2_category(level2) == "成本"
-        return "成本指标", _level2_label(level2, "成本") if specific else "经济成本指标"
-    if c1 == "效益" and c2 == "满意度":
-        return "满意度指标", "服务对象满意度指标"
-    if c1 is None:
-        if not level1 and not level2 and "满意" in name:
-            return "满意度指标", "服务对象满意度指标"
-        return key(level1), _level2_label(level2, None)
-    if c1 == "履职":
-        return LEVEL1_LABELS[c1], ""
-    return LEVEL1_LABELS[c1], _level2_label(level2, c1)
-
-
-def group_order(level1: str, level2: str) -> tuple[int, int]:
-    i = _LEVEL1_ORDER.index(level1) if level1 in _LEVEL1_ORDER else len(_LEVEL1_ORDER)
-    j = _LEVEL2_ORDER.index(level2) if level2 in _LEVEL2_ORDER else len(_LEVEL2_ORDER)
-    return i, j
 
 
 def level_matches(wanted: str | None, label: str) -> bool:
@@ -272,6 +228,9 @@ class Suggestion:
     score: float
     level1: str
     level2: str
+    rows: int = 0  # how many rows (one per table copy set) use the phrasing
+    weak: bool = False  # no table it comes from matches the input above the relevance floor
+    identities: tuple[tuple, ...] = field(default=(), compare=False, repr=False)  # its tables
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -279,6 +238,8 @@ class Suggestion:
             "variants": list(self.variants),
             "units": self.units,
             "tables": self.tables,
+            "rows": self.rows,
+            "weak": self.weak,
             "values": [{"value": v, "count": c} for v, c in self.values],
             "examples": list(self.examples),
         }
@@ -302,6 +263,7 @@ class SuggestionGroup:
 class SuggestResult:
     query: str
     groups: tuple[SuggestionGroup, ...]
+    weak: bool = False  # nothing in the corpus matches the input: the suggestions are only common phrasings
 
     def ranked(self) -> list[Suggestion]:
         """All suggestions, best first (the order used for top-N)."""
@@ -482,6 +444,8 @@ def _suggestion(
         score=score,
         level1=group[0],
         level2=group[1],
+        rows=len(members),
+        identities=tuple(best_per_table),
     )
 
 
@@ -563,6 +527,7 @@ def suggest(
     per_group: int | None = DEFAULT_PER_GROUP,
     depth: int = DEFAULT_DEPTH,
     examples: int = DEFAULT_EXAMPLES,
+    for_kind: str | None = None,
 ) -> SuggestResult:
     """Suggestions for ``text`` (project name, goal text or indicator).
 
@@ -570,7 +535,11 @@ def suggest(
     ``level1``/``level2`` keep only matching groups (产出 / 数量指标 ...);
     ``exclude`` hides documents/tables and their copies (see ``parse_exclude``);
     ``top_k`` suggestions in total, at most ``per_group`` per 一级/二级 group;
-    ``depth`` retrieval candidates; ``examples`` example rows per suggestion."""
+    ``depth`` retrieval candidates; ``examples`` example rows per suggestion;
+    ``for_kind``: the kind of table being drafted ("project": 部门整体 履职 rows, which
+    describe a department's duties, are not suggested).  Suggestions coming only from
+    tables that do not match the input above the search's relevance floor are marked
+    ``weak``; ``SuggestResult.weak`` when no table matches at all."""
     from search.filters import Filters
 
     text = (text or "").strip()
@@ -584,15 +553,42 @@ def suggest(
     res = engine.search(text, top_k=depth, filters=filters)
     content = None if cat.positions else _content_index(cat)
     sc = score_hits(res.hits, cat, hidden, content)
+    cands = candidates(sc, cat, hidden, filters)
+    if for_kind == "project":
+        cands = [c for c in cands if c.group[0] != LEVEL1_LABELS["履职"]]
     groups = build_suggestions(
-        candidates(sc, cat, hidden, filters),
+        cands,
         top_k=top_k,
         per_group=per_group,
         level1=level1,
         level2=level2,
         n_examples=examples,
     )
-    return SuggestResult(text, tuple(groups))
+    matched = _matched_tables(engine, text, filters, cat)
+    groups = [_mark_weak(g, matched) for g in groups]
+    return SuggestResult(text, tuple(groups), weak=not matched)
+
+
+def _matched_tables(engine, text: str, filters, cat: Catalog) -> set[tuple]:
+    """Identities of the tables with a row or section above the search's relevance floor."""
+    res = engine.search(text, top_k=DEFAULT_DEPTH, filters=filters, matches_only=True)
+    out: set[tuple] = set()
+    content = None
+    for h in res.hits:
+        loc = cat.positions.get(h.position) if cat.positions else None
+        if loc is None:
+            content = content if content is not None else _content_index(cat)
+            loc = content.get(_content_key(h.row))
+        if loc is not None:
+            out.add(loc[0].identity)
+    return out
+
+
+def _mark_weak(group: SuggestionGroup, matched: set[tuple]) -> SuggestionGroup:
+    from dataclasses import replace
+
+    return replace(group, suggestions=tuple(replace(s, weak=not (set(s.identities) & matched))
+                                           for s in group.suggestions))  # fmt: skip
 
 
 def suggest_table_input(table: Table) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
@@ -55,8 +55,8 @@ def test_edit_errors_are_chinese():
         edit_row(base(), 4, value="1")
     with pytest.raises(DraftError, match="未知的一级指标“产出类”"):
         edit_row(base(), 0, level1="产出类")
-    with pytest.raises(DraftError, match="无法修改未知字段：weight"):
-        edit_row(base(), 0, weight="10")
+    with pytest.raises(DraftError, match="无法修改未知字段：score"):
+        edit_row(base(), 0, score="10")
     with pytest.raises(DraftError, match="新指标（x）：未知的二级指标“份数指标”"):
         add_row(base(), DraftRow("产出指标", "份数指标", "x", "1"))
     with pytest.raises(DraftError, match="三级指标名称不能为空"):
@@ -73,14 +73,16 @@ def test_free_level2_allowed_under_duty_framework():
 
 def test_json_round_trip(tmp_path):
     d = add_row(
-        base(), DraftRow("成本指标", "经济成本指标", "培训成本", "≤30万元", "≤15万元", "含师资、场地费用")
+        base(), DraftRow("成本指标", "经济成本指标", "培训成本", "≤30万元", "≤15万元", "含师资、场地费用", "10")
     )
+    d = replace(d, goal="完成全区教师培训", funds="120")
     p = save_draft(d, tmp_path / "d.json")
     data = json.loads(p.read_text(encoding="utf-8"))
     assert data["rows"][-1] == {
         "level1": "成本指标", "level2": "经济成本指标", "name": "培训成本", "value": "≤30万元",
-        "half_year": "≤15万元", "explanation": "含师资、场地费用",
+        "half_year": "≤15万元", "explanation": "含师资、场地费用", "weight": "10",
     }  # fmt: skip
+    assert data["goal"] == "完成全区教师培训" and data["funds"] == "120"
     assert load_draft(p) == d
 
 

@@ -40,7 +40,7 @@ FILES = [
     CORPUS / "other_gbk_pipes_columns_2024.txt",
     CORPUS / "other_traditional_onecell_2023.txt",
 ]
-SUGGESTION_KEYS = {"name", "variants", "units", "tables", "values", "examples"}
+SUGGESTION_KEYS = {"name", "variants", "units", "tables", "rows", "weak", "values", "examples"}
 ROW_KEYS = {
     "doc", "unit", "year", "table", "project", "function", "level1", "level2", "task",
     "name", "half_year", "value", "target", "source",

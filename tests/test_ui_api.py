@@ -65,20 +65,78 @@ def test_search(client):
     assert isinstance(clusters, str)
 
 
-def test_search_error_is_reported(client):
-    from gradio_client.exceptions import AppError
-
-    with pytest.raises(AppError, match="请输入要检索"):
-        client.predict("", "", "", "", "", "", "", "", api_name="/search")
+def test_empty_search_shows_a_hint(client):
+    status, _, _ = client.predict("", "", "", "", "", "", "", "", api_name="/search")
+    assert status.startswith("请输入要检索")
 
 
-def test_export_results_xlsx(client):
+def test_nonsense_query_finds_nothing(client):
+    status, table, clusters = client.predict("qzxv乱码测试", "", "", "", "", "", "", "", api_name="/search")
+    assert status.startswith("没有找到相关指标") and table["data"] == [] and clusters == ""
+
+
+def _call_raw(url: str, api: str, data: list) -> tuple[str, str]:
+    """POST /gradio_api/call/<api> then read its event stream: (last event name, its data)."""
+    import json
+
+    req = urllib.request.Request(
+        f"{url}gradio_api/call/{api}", data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    event_id = json.loads(urllib.request.urlopen(req, timeout=60).read())["event_id"]
+    text = urllib.request.urlopen(f"{url}gradio_api/call/{api}/{event_id}", timeout=120).read().decode()
+    events = [b for b in text.split("\n\n") if b.strip()]
+    last = events[-1].splitlines()
+    return last[0].removeprefix("event: ").strip(), "\n".join(x.removeprefix("data: ") for x in last[1:])
+
+
+def test_upload_api_refuses_server_paths(server, tmp_path):
+    """A path on the server's disk posted to the upload API is refused, existing or not,
+    with the same neutral message, and nothing reaches the index."""
+    from search.uploads import UPLOAD_REFUSED
+
+    engine = server.demo.holder.get()
+    secret = tmp_path / "secret.txt"
+    secret.write_text((CORPUS / "other_bracket_list_2024.txt").read_text(encoding="utf-8").replace(
+        "机柜数量", "机密指标甲"), encoding="utf-8")  # fmt: skip
+    docs_before = len(engine.documents())
+    replies = []
+    for path in (str(secret), str(tmp_path / "missing.txt"), str(CORPUS / "other_csv_export_2024.csv"),
+                 "http://127.0.0.1:9/x.txt"):  # fmt: skip
+        file = {"path": path, "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}
+        event, data = _call_raw(server.url, "upload", [[file]])
+        assert event == "error", data
+        reply = __import__("json").loads(data)
+        assert reply["error"] == UPLOAD_REFUSED and reply["title"] == "无法导入"
+        replies.append(data)
+    assert len(set(replies)) == 1  # the reply does not tell whether the path exists
+    assert len(engine.documents()) == docs_before
+    assert not any(r["name"] == "机密指标甲" for r in engine.rows_json())
+    stored = [p for p in (engine.index_dir / "uploads").glob("*") if p.suffix == ".txt"] if (
+        engine.index_dir / "uploads").is_dir() else []  # fmt: skip
+    assert all("机密指标甲" not in p.read_text(encoding="utf-8") for p in stored)
+    # nor can a client download a server file through Gradio's file route
+    for path in ("/etc/passwd", str(secret), str(engine.index_dir / "manifest.json")):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server.url}gradio_api/file={path}", timeout=30)
+        assert err.value.code == 403
+
+
+def test_export_results_downloads_a_file(client, server):
+    import tempfile
+
     from openpyxl import load_workbook
 
-    path = client.predict("满意度", api_name="/export_results")
+    before = set(Path(tempfile.gettempdir()).glob("perfsearch-export-*"))
+    status, _, _ = client.predict("满意度", "", "", "", "", "", "", "", api_name="/search")
+    total = int(status.split("找到 ")[1].split(" 条")[0])
+    path = client.predict("满意度", api_name="/export_results")  # downloaded by the client over HTTP
     assert Path(path).suffix == ".xlsx"
     ws = load_workbook(path).active
-    assert ws.cell(1, 2).value == "三级指标" and ws.max_row > 1
+    assert ws.cell(1, 2).value == "三级指标" and ws.max_row == total + 1  # every match, not one page
+    csv_path = client.predict("满意度", "", "", "", "", "", "", "", "csv", api_name="/export_results")
+    assert Path(csv_path).read_text(encoding="utf-8-sig").startswith("序号,三级指标")
+    assert set(Path(tempfile.gettempdir()).glob("perfsearch-export-*")) == before  # no temp dirs left behind
 
 
 def test_ask(client):
@@ -151,6 +209,21 @@ def test_login_required_when_auth_is_set(tmp_path_factory):
         c = Client(srv.url, auth=("科室", "s3cret"), verbose=False)
         status, _, _ = c.predict("满意度", "", "", "", "", "", "", "", api_name="/search")
         assert "找到" in status
+        # failed logins: after 3 the client must wait, told so in Chinese
+        import json
+        from urllib.parse import urlencode
+
+        def login(password: str) -> tuple[int, str]:
+            data = urlencode({"username": "科室", "password": password}).encode()
+            try:
+                with urllib.request.urlopen(urllib.request.Request(srv.url + "login", data=data), timeout=30) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        assert [login("wrong")[0] for _ in range(3)] == [400, 400, 400]
+        code, body = login("s3cret")  # even the right password waits now
+        assert code == 429 and "登录失败次数过多" in json.loads(body)["detail"]
     finally:
         srv.stop()
         shutil.rmtree(index, ignore_errors=True)

@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
+MAX_UPLOAD_MB = 5
 TIMEOUT_MS = 120_000  # generous: the first search loads the embedding model on a 2-core machine
 README_SHOTS = {  # screenshot -> docs/screenshots name (one per tab)
     "01_search.png": "search.png",
@@ -72,7 +73,8 @@ def app(tmp_path_factory):
     started = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--port", str(port)],
+            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--port", str(port),
+             "--max-upload-mb", str(MAX_UPLOAD_MB)],  # fmt: skip
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -167,17 +169,115 @@ def test_first_page_is_ready_quickly(page, app):
     assert page.evaluate("navigator.language") == "zh-CN"
 
 
+ENGLISH = ("Copy table data", "Fullscreen", "Filter", "Clear filters", "Error", "queue:", "Clear sort",
+           "Sort ascending", "Drop File Here", "Click to Upload", "Loading", "processing")  # fmt: skip
+
+
+def english_on_page(page) -> list[str]:
+    text = page.evaluate("document.body.innerText")
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('[aria-label],[title]'))"
+        ".filter(e => e.offsetParent !== null)"
+        ".map(e => (e.getAttribute('aria-label') || '') + ' ' + (e.getAttribute('title') || ''))"
+    )
+    return [w for w in ENGLISH if w in text or any(w in x for x in labels)]
+
+
+def status_count(page) -> int:
+    import re
+
+    m = re.search(r"找到 (\d+) 条", page.locator("#search-status").inner_text())
+    assert m, page.locator("#search-status").inner_text()
+    return int(m.group(1))
+
+
+def test_nonsense_query_says_nothing_matches(page):
+    open_tab(page, "检索")
+    page.locator("#search-query textarea").fill("qzxv乱码测试")
+    page.locator("#search-btn").click()
+    page.locator("#search-status :text('没有找到相关指标')").wait_for()
+    assert page.locator('#search-results [role="gridcell"]').count() == 0
+    assert not page.locator("#search-clusters").is_visible()
+
+
+def test_empty_query_keeps_the_results(page):
+    page.locator("#search-query textarea").fill("师生满意度")
+    page.locator("#search-btn").click()
+    cell(page, "search-results", 0, 1).wait_for()
+    before = column(page, "search-results", 1)
+    page.locator("#search-query textarea").fill("")
+    page.locator("#search-btn").click()
+    page.locator("#search-status :text('请输入要检索')").wait_for()
+    assert column(page, "search-results", 1) == before  # a hint, the results stay
+    assert not english_on_page(page)
+
+
 def test_search_with_a_filter(page):
     open_tab(page, "检索")
     page.locator("#search-query textarea").fill("满意度")
     choose(page, "f-unit", "临江市教育局")
     page.locator("#search-btn").click()
+    page.locator("#search-status :text('找到')").wait_for()
     cell(page, "search-results", 0, 1).wait_for()
     units = column(page, "search-results", 3)
     assert units and set(units) == {"临江市教育局"}
     assert "师生满意度" in column(page, "search-results", 1)
-    assert "找到" in page.locator("#search-status").inner_text()
+    assert status_count(page) == len(units)  # the true count, no padding with other units' rows
+    assert not page.locator("#search-more").is_visible()
+    # cascading choices: only the unit's own years and projects can be picked
+    page.locator("#f-project input").click()
+    options = [o.replace("✓", "").strip() for o in page.get_by_role("option").all_inner_texts()]
+    assert options == ["全部", "智慧校园网络升级项目"], options
+    page.keyboard.press("Escape")
     shot(page, "01_search.png")
+
+
+def row_numbers(page, table: str) -> list[int]:
+    """Every 序号 of a (virtualised) table: scroll it to the end, collecting the rows shown."""
+    page.evaluate(
+        f"document.querySelectorAll('#{table} *').forEach(e => {{ if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; }})"
+    )
+    page.wait_for_timeout(300)
+    seen: set[int] = set()
+    for _ in range(60):
+        before = len(seen)
+        seen |= {int(x) for x in column(page, table, 0) if x.isdigit()}
+        if len(seen) == before and before:
+            break
+        page.locator(f'#{table} [role="gridcell"][data-col="0"]').last.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+    return sorted(seen)
+
+
+def test_paging_shows_more(page):
+    open_tab(page, "检索")
+    page.locator("#clear-filters").click()
+    page.wait_for_timeout(500)
+    page.locator("#search-query textarea").fill("")
+    choose(page, "f-unit", "苏州市教育质量监测中心")
+    page.locator("#search-btn").click()
+    page.locator("#search-status :text('显示前 30 条')").wait_for()
+    total = status_count(page)
+    assert total > 30
+    assert row_numbers(page, "search-results") == list(range(1, 31))
+    page.locator("#search-more").click()
+    page.locator(f"#search-status :text('显示前 {min(60, total)} 条'), #search-status :text('找到 {total} 条相关指标。')"
+                 ).first.wait_for()  # fmt: skip
+    assert row_numbers(page, "search-results") == list(range(1, min(60, total) + 1))
+
+
+def test_export_downloads_a_file(page, tmp_path):
+    from openpyxl import load_workbook
+
+    page.locator("#export-xlsx").click()
+    link = page.locator("#export-file a").first
+    link.wait_for()
+    with page.expect_download() as dl:
+        link.click()
+    out = tmp_path / "results.xlsx"
+    dl.value.save_as(out)
+    ws = load_workbook(out).active
+    assert ws.cell(1, 2).value == "三级指标" and ws.max_row >= 31
 
 
 def test_question_with_cited_rows(page):
@@ -227,6 +327,16 @@ def test_draft_from_suggestions_checked_and_downloaded(page, tmp_path):
     first = cell(page, "suggestions", 0, 3).inner_text().strip()
     cell(page, "suggestions", 0, 3).click()  # its value distribution and examples
     cell(page, "suggest-examples", 0, 1).wait_for()
+    # the value chart: counts start at zero, so every bar has a height proportional to its count
+    bars = chart_bars(page)
+    counts = sorted(int(c) for c in _cells_of_chart(page))
+    assert bars and len(bars) == len(counts) and min(bars) > 0
+    tallest = max(bars)
+    for b, c in zip(sorted(bars), counts):
+        assert abs(b / tallest - c / max(counts)) < 0.05, (bars, counts)
+    note = page.locator("#suggest-detail").inner_text()
+    shown = len(column(page, "suggest-examples", 0))
+    assert f"列出全部 {shown} 个来源" in note or f"列出其中 {shown} 个来源" in note
     page.locator("#pick-all-btn").click()
     page.wait_for_timeout(500)
     page.locator("#add-btn").click()
@@ -248,6 +358,53 @@ def test_draft_from_suggestions_checked_and_downloaded(page, tmp_path):
     assert first in cells
     page.locator("#check-summary").scroll_into_view_if_needed()
     shot(page, "05_draft.png")
+
+
+def chart_bars(page) -> list[float]:
+    """Heights (px) of the bars of the value chart (Vega renders them as SVG paths)."""
+    page.locator("#suggest-chart svg").first.wait_for()
+    page.wait_for_timeout(500)
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('#suggest-chart svg .mark-rect path'))"
+        ".map(p => p.getBBox().height)"
+    )
+
+
+def _cells_of_chart(page) -> list[str]:
+    """The counts the chart shows (its data), read from the suggestion's value distribution."""
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('#suggest-chart svg .mark-rect path'))"
+        ".map(p => (p.getAttribute('aria-label') || '').match(/次数: (\\d+)/)?.[1] || '0')"
+    )
+
+
+def test_every_tab_is_chinese(page):
+    for tab in ("检索", "问答", "起草", "文档", "导入"):
+        open_tab(page, tab)
+        found = english_on_page(page)
+        assert not found, (tab, found)
+    # the column menu of a result table (sort / filter) is Chinese too
+    open_tab(page, "检索")
+    page.locator("#search-results th").nth(1).hover()
+    page.locator("#search-results th .cell-menu-button").first.dispatch_event("click")
+    menu_text = page.locator(".cell-menu").first
+    menu_text.wait_for()
+    assert "升序" in menu_text.inner_text() and "筛选" in menu_text.inner_text(), menu_text.inner_text()
+    assert not english_on_page(page), english_on_page(page)
+    page.keyboard.press("Escape")
+
+
+def test_upload_size_limit_is_said_in_chinese(page, tmp_path):
+    big = tmp_path / "很大的表.txt"
+    big.write_bytes(b"x" * (MAX_UPLOAD_MB + 1) * 1024 * 1024)
+    open_tab(page, "导入")
+    page.locator('#upload-files input[type="file"]').set_input_files([str(big)])
+    toast = page.locator(".toast-body, .toast-wrap").filter(has_text="文件超过单个文件大小上限").first
+    toast.wait_for()
+    assert "很大的表.txt" in toast.inner_text()
+    assert not english_on_page(page), english_on_page(page)
+    for close in page.locator('[data-testid="toast-close"]').all():
+        close.click()
 
 
 def test_upload_becomes_searchable(page, tmp_path):

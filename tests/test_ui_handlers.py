@@ -300,7 +300,7 @@ def test_suggest_add_check_export(h, engine, tmp_path):
     assert len(frame) == 2 and list(frame.columns) == h.DRAFT_COLUMNS
     frame = h.add_suggestions(frame, ["0"], view.items)  # already there: kept once
     assert len(frame) == 2
-    frame.loc[len(frame)] = ["产出指标", "数量指标", "培训人次", "显著提高", ""]
+    frame.loc[len(frame)] = ["产出指标", "数量指标", "培训人次", "", "显著提高", "", "", ""]
     checked = h.check_draft(engine, frame, "网络升级改造项目", "临江市教育局", "2025")
     assert len(checked.table) == 3
     assert "警告" in checked.table.iloc[2]["检查意见"] or "错误" in checked.table.iloc[2]["检查意见"]

@@ -101,6 +101,12 @@ def serve(
     )
     try:
         server.start(timeout=120)
+        if server.holder is not None and engine.has_index():
+            # warm (index, search model, caches) before saying the server is ready; pages are
+            # served meanwhile and a search sent now waits for the warm-up instead of failing
+            click.echo("正在加载检索模型……", err=True)
+            server.holder.start_warmup()
+            server.holder.ready.wait(180)
         click.echo(
             f"绩效目标检索助手已启动：{server.url} （启动用时 {time.perf_counter() - t0:.1f} 秒；按 Ctrl+C 停止）",
             err=True,

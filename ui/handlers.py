@@ -14,27 +14,27 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import hashlib
-import json
 import logging
-import os
-import re
-import tempfile
 import threading
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pandas as pd
 
-from indexer.formats import SUPPORTED_SUFFIXES, content_matches, unsupported_reason
 from indexer.model import IngestError, SourceRef
 from indexer.store import IndexUnavailable
+from search import uploads as _uploads
 from search.engine import Engine, EngineError
+from search.uploads import (  # noqa: F401 - re-exported for the app
+    ALLOWED_UPLOAD_SUFFIXES,
+    DEFAULT_MAX_UPLOAD_MB,
+    UploadRefused,
+    sanitize_filename,
+)
 from ui.render import Rendered, RenderError, render_source
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,6 @@ log = logging.getLogger(__name__)
 ALL = ""  # dropdown value meaning "no filter"
 ALL_LABEL = "全部"
 KIND_LABELS = {"department": "部门整体", "project": "项目支出"}
-ALLOWED_UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # the one list the CLI uses too (indexer.formats)
-DEFAULT_MAX_UPLOAD_MB = 50
-UPLOAD_DIR_NAME = "uploads"
-NAMES_FILE = "names.json"
 EXAMPLE_QUESTIONS = (
     "哪些单位设定了满意度≥90%?",
     "培训类项目一般设定哪些产出指标？",
@@ -59,7 +55,7 @@ TABLE_ROW_COLUMNS = ["序号", "一级/二级指标", "三级指标", "半年指
 EXAMPLE_COLUMNS = ["序号", "三级指标", "指标值", "单位", "来源"]
 NEAR_COLUMNS = ["序号", "三级指标", "指标值", "单位", "年度", "项目/表", "未满足的原因", "来源"]
 DOC_COLUMNS = ["序号", "文件", "单位", "项目/表", "年度", "指标数"]
-DRAFT_COLUMNS = ["一级指标", "二级指标", "三级指标", "指标值", "检查意见"]
+DRAFT_COLUMNS = ["一级指标", "二级指标", "三级指标", "半年指标值", "指标值", "权重", "指标解释", "检查意见"]
 SUGGESTION_COLUMNS = ["序号", "一级指标", "二级指标", "建议指标", "常用指标值", "使用单位数"]
 UPLOAD_COLUMNS = ["文件", "结果", "说明"]
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
@@ -78,6 +74,7 @@ _USER_EXCEPTIONS: tuple[type[BaseException], ...] = (
     IndexUnavailable,
     IngestError,
     RenderError,
+    UploadRefused,
     UserError,
 )
 
@@ -122,55 +119,13 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def sanitize_filename(name: str, default: str = "未命名文件") -> str:
-    """A display-safe file name: no directories, control characters or shell/HTML specials."""
-    name = PureWindowsPath(PurePosixPath(str(name or "")).name).name
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    name = re.sub(r'[<>:"/\\|?*`$&;\']+', "_", name).strip(" .")
-    if len(name) > 120:
-        stem, dot, suffix = name.rpartition(".")
-        name = (stem[: 110] + dot + suffix[:8]) if dot else name[:120]
-    return name or default
-
-
 def uploads_dir(engine: Engine) -> Path:
-    return Path(engine.index_dir) / UPLOAD_DIR_NAME
-
-
-_names_lock = threading.Lock()
-
-
-def _load_names(engine: Engine) -> dict[str, str]:
-    path = uploads_dir(engine) / NAMES_FILE
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError:
-        return {}
-    return dict(_read_names_cached(str(path), mtime))
-
-
-@functools.lru_cache(maxsize=8)
-def _read_names_cached(path: str, _mtime: int) -> tuple[tuple[str, str], ...]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        log.warning("cannot read %s", path)
-        return ()
-    return tuple((str(k), str(v)) for k, v in data.items()) if isinstance(data, dict) else ()
-
-
-def _save_names(engine: Engine, names: dict[str, str]) -> None:
-    d = uploads_dir(engine)
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{NAMES_FILE}.{uuid.uuid4().hex[:6]}.tmp"
-    tmp.write_text(json.dumps(names, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, d / NAMES_FILE)
+    return _uploads.uploads_dir(engine.index_dir)
 
 
 def display_name(engine: Engine, file: str) -> str:
     """The name shown for an indexed file: the original name of an upload, else the file name."""
-    return _load_names(engine).get(file, file)
+    return _uploads.display_name(engine.index_dir, file)
 
 
 def source_label(engine: Engine, source: dict[str, Any] | None) -> str:
@@ -223,34 +178,60 @@ def _choices(values: Iterable[Any], labels: dict[Any, str] | None = None) -> lis
     return [(ALL_LABEL, ALL)] + [((labels or {}).get(v, v), v) for v in uniq]
 
 
-def filter_choices(engine: Engine) -> dict[str, list[tuple[str, str]]]:
-    """Dropdown choices filled from the index: ``{field: [(label, value), ...]}``."""
+FILTER_FIELDS = ("unit", "year", "region", "kind", "project", "level1", "level2")
+
+
+def filter_choices(
+    engine: Engine, unit: str = ALL, year: str = ALL, level1: str = ALL
+) -> dict[str, list[tuple[str, str]]]:
+    """Dropdown choices filled from the index: ``{field: [(label, value), ...]}``.
+
+    They cascade: years are those of the chosen unit, projects those of the chosen
+    unit and year, 二级 labels those under the chosen 一级, so an impossible
+    combination cannot be picked.  一级/二级 are the canonical labels
+    (``search.levels``): ``效益 / 效益指标 / 效益指標 / 项目效益指标`` are one choice.
+    """
+    from indexer.normalize import key
+    from search.levels import canonical_levels, group_order, level1_matches
+
     if not engine.has_index():
-        return {k: [(ALL_LABEL, ALL)] for k in ("unit", "year", "region", "kind", "project", "level1", "level2")}
-    docs = engine.documents()
+        return {k: [(ALL_LABEL, ALL)] for k in FILTER_FIELDS}
+    want_unit = key(unit) if unit not in (None, ALL) else ""
+    want_year = None
+    if year not in (None, ALL):
+        with contextlib.suppress(TypeError, ValueError):
+            want_year = int(year)
     units, years, regions, kinds, projects, l1, l2 = (set() for _ in range(7))
-    for d in docs:
+    for d in engine.documents():
         if d.region:
             regions.add(d.region)
         for t in d.tables:
-            units.add(t.unit or d.unit)
+            u = t.unit or d.unit
+            units.add(u)
+            kinds.add(t.kind)
+            if want_unit and want_unit not in key(u):
+                continue
             y = t.year if t.year is not None else d.year
             if y is not None:
                 years.add(y)
-            kinds.add(t.kind)
+            if want_year is not None and y != want_year:
+                continue
             if t.project:
                 projects.add(t.project)
             for r in t.rows:
-                l1.add(r.level1)
-                l2.add(r.level2)
+                c1, c2 = canonical_levels(r.level1, r.level2, r.name)
+                l1.add(c1)
+                if level1 in (None, ALL) or level1_matches(level1, c1):
+                    l2.add((c1, c2))
+    level2 = sorted({b for _, b in l2 if b}, key=lambda b: min(group_order(a, b2) for a, b2 in l2 if b2 == b))
     return {
         "unit": _choices(units),
         "year": [(ALL_LABEL, ALL)] + [(f"{y}年", str(y)) for y in sorted(years, reverse=True)],
         "region": _choices(regions),
         "kind": _choices(kinds, KIND_LABELS),
         "project": _choices(projects),
-        "level1": _choices(l1),
-        "level2": _choices(l2),
+        "level1": [(ALL_LABEL, ALL)] + [(a, a) for a in sorted((a for a in l1 if a), key=lambda a: group_order(a, ""))],
+        "level2": [(ALL_LABEL, ALL)] + [(b, b) for b in level2],
     }
 
 
@@ -314,6 +295,11 @@ class SearchView:
     table: pd.DataFrame
     clusters: str
     hits: list[dict[str, Any]] = field(default_factory=list)
+    total: int = 0  # true number of matches (hits holds the first of them)
+
+    @property
+    def has_more(self) -> bool:
+        return self.total > len(self.hits)
 
 
 def _filters_kwargs(unit: str, year: str, region: str, kind: str, project: str, level1: str, level2: str) -> dict:
@@ -330,22 +316,40 @@ def _filters_kwargs(unit: str, year: str, region: str, kind: str, project: str, 
     return out
 
 
-def _engine_search(engine: Engine, query: str, filters: dict[str, Any], k: int) -> tuple[list[dict], list[Any]]:
-    """Call ``Engine.search`` (or list the filtered rows when there is no query)."""
+def _engine_search(engine: Engine, query: str, filters: dict[str, Any], k: int) -> tuple[list[dict], list[Any], int]:
+    """Matches of ``query`` (above the relevance floor) or, without words, the filtered rows:
+    (the first ``k`` hits, clusters, true number of matches)."""
     if not query:
-        return _browse(engine, filters, k), []
-    result = engine.search(query, top_k=k, filters=filters)
+        hits, total = browse(engine, filters, k)
+        return hits, [], total
+    result = engine.search(query, top_k=k, filters=filters, matches_only=True)
     hits = [h if isinstance(h, dict) else h.to_json() for h in result.hits]
-    return hits, list(getattr(result, "clusters", []) or [])
+    total = getattr(result, "total", None)
+    return hits, list(getattr(result, "clusters", []) or []), len(hits) if total is None else int(total)
 
 
-def _browse(engine: Engine, filters: dict[str, Any], k: int) -> list[dict]:
-    """Rows matching the filters, in index order (a search without words)."""
+def browse(engine: Engine, filters: dict[str, Any], k: int) -> tuple[list[dict], int]:
+    """Rows matching the filters, in index order, each indicator once (copies of one table
+    in several formats are one row, by the search's own rule): (the first ``k``, total)."""
     from search.filters import Filters
+    from search.retrieve import copy_identity
 
     f = Filters.from_json(filters)
     regions = {d.file: d.region for d in engine.documents()}
-    return [r for r in engine.rows_json() if f.matches(r, regions.get(r["doc"], ""))][:k]
+    seen: set[tuple] = set()
+    out: list[dict] = []
+    total = 0
+    for r in engine.rows_json():
+        if not f.matches(r, regions.get(r["doc"], "")):
+            continue
+        ident = copy_identity(r)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        total += 1
+        if len(out) < k:
+            out.append(r)
+    return out, total
 
 
 def cluster_lines(clusters: Sequence[Any], limit: int = 8) -> list[str]:
@@ -363,6 +367,11 @@ def cluster_lines(clusters: Sequence[Any], limit: int = 8) -> list[str]:
     return lines
 
 
+PAGE_SIZE = 30
+EXPORT_LIMIT = 5000  # rows written by an export (all matches in practice)
+EMPTY_QUERY_HINT = "请输入要检索的指标名称或关键词，或至少选择一个筛选条件。"
+
+
 @user_errors
 def search(
     engine: Engine,
@@ -374,23 +383,74 @@ def search(
     project: str = ALL,
     level1: str = ALL,
     level2: str = ALL,
-    k: int = 30,
+    k: int = PAGE_SIZE,
 ) -> SearchView:
+    """The first ``k`` matches and their true number; a query matching nothing says so."""
     query = (query or "").strip()
     filters = _filters_kwargs(unit, year, region, kind, project, level1, level2)
     if not query and not filters:
-        raise UserError("请输入要检索的指标名称或关键词，或至少选择一个筛选条件。")
+        raise UserError(EMPTY_QUERY_HINT)
     engine.require_index()
-    hits, clusters = _engine_search(engine, query, filters, k)
+    hits, clusters, total = _engine_search(engine, query, filters, max(1, int(k)))
     lines = cluster_lines(clusters)
     clusters_md = ""
     if lines:
         clusters_md = "**同类指标的常见表述**\n\n" + "\n".join(f"- {x}" for x in lines)
-    if hits:
-        status = f"找到 {len(hits)} 条相关指标。点击任一行可在「文档」页查看原文出处。"
+    if not hits:
+        status = "没有找到相关指标。可以换一种说法，或减少筛选条件。" if query else "没有符合筛选条件的指标。"
+    elif total > len(hits):
+        status = (f"找到 {total} 条相关指标，显示前 {len(hits)} 条（点击「显示更多」继续查看）。"
+                  "点击任一行可在「文档」页查看原文出处。")
     else:
-        status = "没有找到相关指标。可以换一种说法，或减少筛选条件。"
-    return SearchView(status, rows_frame(engine, hits), clusters_md, hits)
+        status = f"找到 {total} 条相关指标。点击任一行可在「文档」页查看原文出处。"
+    return SearchView(status, rows_frame(engine, hits), clusters_md, hits, total)
+
+
+# ---------------------------------------------------------------- export files
+
+EXPORT_DIR_NAME = "perfsearch-exports"
+EXPORT_MAX_AGE = 3600.0  # seconds an export file stays downloadable
+_export_lock = threading.Lock()
+_export_dirs: set[Path] = set()
+
+
+def export_root() -> Path:
+    """Where export files are written: inside Gradio's cache, so Gradio serves them without copying."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder()) / EXPORT_DIR_NAME
+
+
+def new_export_dir(root: Path | None = None) -> Path:
+    """A fresh directory for one export; exports older than ``EXPORT_MAX_AGE`` are removed first."""
+    import shutil
+    import time
+
+    base = Path(root or export_root())
+    base.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    with _export_lock:
+        for d in list(base.iterdir()):
+            with contextlib.suppress(OSError):
+                if now - d.stat().st_mtime > EXPORT_MAX_AGE:
+                    shutil.rmtree(d, ignore_errors=True)
+                    _export_dirs.discard(d)
+        d = base / uuid.uuid4().hex
+        d.mkdir()
+        _export_dirs.add(d)
+    return d
+
+
+def cleanup_exports() -> int:
+    """Remove every export directory this process created (server stop); returns how many."""
+    import shutil
+
+    with _export_lock:
+        dirs = list(_export_dirs)
+        _export_dirs.clear()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+    return len(dirs)
 
 
 def export_hits(engine: Engine, hits: Sequence[dict[str, Any]], fmt: str, out_dir: Path | str | None = None) -> Path:
@@ -398,7 +458,7 @@ def export_hits(engine: Engine, hits: Sequence[dict[str, Any]], fmt: str, out_di
     if not hits:
         raise gr.Error("没有可导出的结果，请先检索。", title="无法导出")
     frame = rows_frame(engine, hits)
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="perfsearch-export-"))
+    out_dir = Path(out_dir) if out_dir else new_export_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         path = out_dir / "检索结果.csv"
@@ -648,157 +708,95 @@ class UploadView:
     added: list[str] = field(default_factory=list)
 
 
-def _sniff_ok(path: Path, suffix: str) -> bool:
-    return content_matches(path)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-_upload_lock = threading.Lock()
-
-
 @user_errors
 def upload(
     engine: Engine,
     files: Sequence[str | Path] | None,
     *,
     max_mb: float = DEFAULT_MAX_UPLOAD_MB,
+    upload_root: Path | str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> UploadView:
-    """Store uploads under generated names in ``<index>/uploads/`` and ingest them.
+    """Store uploads under generated names in ``<index>/uploads/`` and ingest them (``search.uploads``).
 
-    One bad file never stops the others: each gets its own line (imported,
-    skipped or failed with the reason).
+    ``upload_root``: where uploaded files must be (the web app passes Gradio's upload
+    cache); anything else is refused with one neutral message.  One bad file never
+    stops the others: each gets its own line (imported, skipped or failed with the reason).
     """
     paths = [Path(f if isinstance(f, (str, Path)) else str(getattr(f, "path", None) or f.name)) for f in files or []]
     if not paths:
-        raise UserError("请先选择要导入的文件（PDF / TXT / XLSX）。")
-    results: list[list[str]] = []
-    staged: dict[str, str] = {}  # stored name -> display name
-    with _upload_lock:
-        names = _load_names(engine)
-        known = {}
-        if engine.has_index():
-            known = {d.sha256: d.file for d in engine.documents()}
-        udir = uploads_dir(engine)
-        udir.mkdir(parents=True, exist_ok=True)
-        for p in paths:
-            shown = sanitize_filename(p.name)
-            suffix = p.suffix.lower()
-            if suffix not in ALLOWED_UPLOAD_SUFFIXES:
-                results.append([shown, "未导入", unsupported_reason(p)])
-                continue
-            try:
-                size = p.stat().st_size
-            except OSError:
-                results.append([shown, "未导入", "上传的文件已丢失，请重新上传"])
-                continue
-            if size > max_mb * 1024 * 1024:
-                results.append([shown, "未导入", f"文件过大（{size / 1048576:.1f} MB），单个文件上限 {max_mb:g} MB"])
-                continue
-            if size == 0:
-                results.append([shown, "未导入", "文件为空（0 字节）"])
-                continue
-            if not _sniff_ok(p, suffix):
-                results.append([shown, "未导入", f"文件内容与扩展名 {suffix} 不符，可能已损坏"])
-                continue
-            digest = _sha256(p)
-            if digest in known:
-                results.append([shown, "已存在", f"与已导入的「{display_name(engine, known[digest])}」内容相同，未重复导入"])
-                continue
-            stored = f"{uuid.uuid4().hex}{suffix}"
-            data = p.read_bytes()
-            (udir / stored).write_bytes(data)
-            staged[stored] = shown
-            known[digest] = stored
-        if staged:
-            _save_names(engine, {**names, **staged})
-
-            def on_progress(i: int, n: int, name: str) -> None:
-                if progress:
-                    progress(i, n, staged.get(name, name))
-
-            try:
-                report = engine.ingest([udir / s for s in staged], progress=on_progress)
-            except Exception:
-                for s in staged:
-                    with contextlib.suppress(OSError):
-                        (udir / s).unlink()
-                _save_names(engine, names)
-                raise
-            failed = {e.file: e for e in report.errors}
-            for s, shown in staged.items():
-                if s in failed:
-                    e = failed[s]
-                    where = "".join(
-                        x for x in (f"第{e.page}页 " if e.page else "", f"第{e.line}行 " if e.line else "")
-                    )
-                    results.append([shown, "失败", f"{where}{e.reason}"])
-                    with contextlib.suppress(OSError):
-                        (udir / s).unlink()
-            kept = {s: n for s, n in staged.items() if s not in failed}
-            _save_names(engine, {**names, **kept})
-            if kept:
-                docs = {d.file: d for d in engine.documents()}
-                for s, shown in kept.items():
-                    d = docs.get(s)
-                    detail = f"{len(d.tables)} 张表、{len(d.rows)} 条指标（{d.unit or '单位未识别'}）" if d else ""
-                    results.append([shown, "已导入", detail])
-    order = {sanitize_filename(p.name): i for i, p in enumerate(paths)}
-    results.sort(key=lambda r: order.get(r[0], 0))
-    n_ok = sum(1 for r in results if r[1] == "已导入")
-    n_bad = sum(1 for r in results if r[1] in ("失败", "未导入"))
-    n_dup = sum(1 for r in results if r[1] == "已存在")
+        raise UserError(f"请先选择要导入的文件（支持 {_uploads.suffix_list()}）。")
+    outcomes = _uploads.ingest_uploads(engine, paths, max_mb=max_mb, upload_root=upload_root, progress=progress)
+    results = [[o.shown, o.status, o.detail] for o in outcomes]
+    n_ok = sum(1 for o in outcomes if o.status == _uploads.IMPORTED)
+    n_bad = sum(1 for o in outcomes if o.status in (_uploads.FAILED, _uploads.SKIPPED))
+    n_dup = sum(1 for o in outcomes if o.status == _uploads.DUPLICATE)
     summary = f"导入完成：成功 {n_ok} 个"
     if n_dup:
         summary += f"，已存在 {n_dup} 个"
     if n_bad:
         summary += f"，失败 {n_bad} 个（原因见下表，其余文件不受影响）"
     summary += "。" + (" 新导入的指标已可在「检索」页查到。" if n_ok else "")
-    return UploadView(summary, pd.DataFrame(results, columns=UPLOAD_COLUMNS), [r[0] for r in results if r[1] == "已导入"])
+    return UploadView(summary, pd.DataFrame(results, columns=UPLOAD_COLUMNS), [o.shown for o in outcomes if o.status == _uploads.IMPORTED])
 
 
 # ---------------------------------------------------------------- drafting
 
 
-def iter_draft_rows(frame: pd.DataFrame | list | dict | None) -> Iterator[tuple[str, str, str, str]]:
-    """(一级, 二级, 三级, 指标值) of every non-empty line of the editable draft table."""
+DRAFT_FIELDS = ("level1", "level2", "name", "half_year", "value", "weight", "explanation")  # DRAFT_COLUMNS[:-1]
+
+
+def iter_draft_rows(frame: pd.DataFrame | list | dict | None) -> Iterator[tuple[str, ...]]:
+    """(一级, 二级, 三级, 半年指标值, 指标值, 权重, 指标解释) of every non-empty line of the editable
+    draft table; columns are found by their header (older 4-column tables still read)."""
     if frame is None:
         return
     if isinstance(frame, dict):
         frame = pd.DataFrame(frame.get("data", []), columns=frame.get("headers"))
     if isinstance(frame, list):
         frame = pd.DataFrame(frame)
+    headers = [str(c) for c in frame.columns]
+    if set(DRAFT_COLUMNS[:3]) <= set(headers):
+        where = [headers.index(c) if c in headers else None for c in DRAFT_COLUMNS[: len(DRAFT_FIELDS)]]
+    else:  # positional: 一级, 二级, 三级, 指标值
+        where = [0, 1, 2, None, 3, None, None]
     for row in frame.itertuples(index=False):
-        vals = ["" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in list(row)[:4]]
-        vals += [""] * (4 - len(vals))
-        if any(vals):
-            yield vals[0], vals[1], vals[2], vals[3]
+        cells = list(row)
+        vals = []
+        for i in where:
+            v = cells[i] if i is not None and i < len(cells) else None
+            vals.append("" if v is None or (isinstance(v, float) and v != v) else str(v).strip())
+        if any(vals[:3]) or vals[4]:
+            yield tuple(vals)
 
 
-def draft_from_frame(frame: Any, project: str = "", unit: str = "", year: Any = None):
+def draft_from_frame(frame: Any, project: str = "", unit: str = "", year: Any = None, goal: str = "",
+                     funds: Any = ""):  # fmt: skip
     from search.draft import Draft, DraftRow
 
     y = None
     with contextlib.suppress(TypeError, ValueError):
         y = int(year) if year not in (None, "") else None
-    rows = tuple(DraftRow(level1=a, level2=b, name=c, value=d) for a, b, c, d in iter_draft_rows(frame))
-    return Draft(unit=unit or "", year=y, kind="project", project=project or "", rows=rows)
+    rows = tuple(DraftRow(**dict(zip(DRAFT_FIELDS, vals))) for vals in iter_draft_rows(frame))
+    funds_text = "" if funds in (None, "") else (f"{funds:g}" if isinstance(funds, float) else str(funds).strip())
+    return Draft(unit=unit or "", year=y, kind="project", project=project or "", rows=rows,
+                 goal=(goal or "").strip(), funds=funds_text)  # fmt: skip
 
 
 def draft_frame(rows: Iterable[Sequence[str]], notes: Sequence[str] | None = None) -> pd.DataFrame:
+    """The editable draft table: rows as (一级, 二级, 三级, 半年指标值, 指标值, 权重, 指标解释)
+    (shorter rows are padded), plus the checker's note."""
+    n = len(DRAFT_FIELDS)
     data = []
-    rows = list(rows)
-    for i, r in enumerate(rows):
+    for i, r in enumerate(list(rows)):
         note = notes[i] if notes and i < len(notes) else ""
-        data.append([*list(r)[:4], note])
+        cells = [*list(r)[:n]] + [""] * (n - len(list(r)[:n]))
+        data.append([*cells, note])
     return pd.DataFrame(data, columns=DRAFT_COLUMNS)
+
+
+def _draft_cells(r: Any) -> tuple[str, ...]:
+    return tuple(getattr(r, f) for f in DRAFT_FIELDS)
 
 
 @dataclass
@@ -808,8 +806,9 @@ class CheckView:
 
 
 @user_errors
-def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", year: Any = None) -> CheckView:
-    draft = draft_from_frame(frame, project, unit, year)
+def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", year: Any = None,
+                goal: str = "", funds: Any = "") -> CheckView:  # fmt: skip
+    draft = draft_from_frame(frame, project, unit, year, goal, funds)
     if not draft.rows:
         raise UserError("草稿还没有指标：请先在上方获取建议并加入草稿，或直接在表格中填写。")
     reports = engine.check(draft)
@@ -825,7 +824,7 @@ def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", y
             else:
                 table_level.append(text)
     table = draft_frame(
-        [(r.level1, r.level2, r.name, r.value) for r in draft.rows],
+        [_draft_cells(r) for r in draft.rows],
         ["；".join(n) if n else CHECK_OK for n in notes],
     )
     if not any(counts.values()):
@@ -841,13 +840,15 @@ def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", y
 
 
 @user_errors
-def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None, out_dir: Path | str | None = None) -> Path:
+def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None, out_dir: Path | str | None = None,
+                 *, goal: str = "", funds: Any = "") -> Path:  # fmt: skip
+    """The draft as an .xlsx 绩效目标表 (年度绩效目标, 项目资金, 半年指标值, 权重, 指标解释 when filled in)."""
     from search.export import export_draft as _export
 
-    draft = draft_from_frame(frame, project, unit, year)
+    draft = draft_from_frame(frame, project, unit, year, goal, funds)
     if not draft.rows:
         raise UserError("草稿还没有指标，无法导出。")
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="perfsearch-draft-"))
+    out_dir = Path(out_dir) if out_dir else new_export_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     base = sanitize_filename(project, "") if project else ""
     name = f"{base}绩效目标表.xlsx" if base else "绩效目标表草稿.xlsx"
@@ -865,12 +866,16 @@ class SuggestView:
     items: list[dict[str, Any]]
 
 
+CHART_BARS = 12
+
+
 @dataclass
 class SuggestionDetail:
     chart: pd.DataFrame
     note: str
     examples: pd.DataFrame
     example_hits: list[dict[str, Any]]
+    y_max: int = 1  # the chart's y axis runs from 0 to this count
 
 
 def _flatten_suggestions(result: Any) -> list[dict[str, Any]]:
@@ -908,6 +913,10 @@ def suggestion_choices(items: Sequence[dict[str, Any]]) -> list[tuple[str, str]]
     return [(f"{i + 1}. {it.get('name', '')}", str(i)) for i, it in enumerate(items)]
 
 
+SHOW_EXAMPLES = 50  # example rows kept per suggestion (all of them in practice)
+WEAK_MARK = "（相关性弱）"
+
+
 @user_errors
 def suggest(engine: Engine, text: str) -> SuggestView:
     text = (text or "").strip()
@@ -916,31 +925,49 @@ def suggest(engine: Engine, text: str) -> SuggestView:
     engine.require_index()
     if not hasattr(engine, "suggest"):
         raise UserError("指标建议功能尚未启用（等待起草模块）。")
-    items = _flatten_suggestions(engine.suggest(text))
+    result = engine.suggest(text, examples=SHOW_EXAMPLES, for_kind="project")
+    items = _flatten_suggestions(result)
     data = []
     for i, it in enumerate(items, start=1):
         values = _value_counts(it)
-        data.append([i, it.get("level1", ""), it.get("level2", ""), it.get("name", ""),
+        name = it.get("name", "") + (WEAK_MARK if it.get("weak") else "")
+        data.append([i, it.get("level1", ""), it.get("level2", ""), name,
                      values[0][0] if values else "", _n_units(it)])  # fmt: skip
-    status = (
-        f"共 {len(items)} 条建议，按一级/二级指标分组。勾选后点击「加入草稿」。"
-        if items
-        else "没有找到相近的指标，可以换一种说法（如项目名称中的关键词）。"
-    )
+    n_weak = sum(1 for it in items if it.get("weak"))
+    if not items:
+        status = "没有找到相近的指标，可以换一种说法（如项目名称中的关键词）。"
+    elif getattr(result, "weak", False):
+        status = (f"⚠️ 已导入的表中没有与「{text}」相近的内容，下面 {len(items)} 条只是其他表常用的指标，"
+                  "与本项目的相关性弱，请谨慎参考或换一种说法。")  # fmt: skip
+    else:
+        status = f"共 {len(items)} 条建议，按一级/二级指标分组。勾选后点击「加入草稿」。"
+        if n_weak:
+            status += f"其中 {n_weak} 条标有{WEAK_MARK}：来自与本项目不相近的表，相关性弱。"
     return SuggestView(status, pd.DataFrame(data, columns=SUGGESTION_COLUMNS), suggestion_choices(items), items)
 
 
 def suggestion_detail(engine: Engine, item: dict[str, Any]) -> SuggestionDetail:
+    """Value distribution (counts start at zero on the chart), a note and every source row."""
     counts = _value_counts(item)
     chart = pd.DataFrame(counts, columns=["指标值", "次数"]).groupby("指标值", as_index=False)["次数"].sum()
-    chart = chart.sort_values("次数", ascending=False).head(12)
-    examples = list(item.get("examples") or item.get("rows") or [])
+    chart = chart.sort_values(["次数", "指标值"], ascending=[False, True]).head(CHART_BARS)
+    examples = list(item.get("examples") or [])
     examples = [e if isinstance(e, dict) else e.to_json() for e in examples]
     variants = [v for v in (item.get("variants") or []) if v != item.get("name")]
-    note = f"**{item.get('name', '')}**：{_n_units(item)} 个单位使用过，共 {sum(c for _, c in counts)} 次。"
+    n_rows = int(item.get("rows") or 0) or sum(c for _, c in counts) or len(examples)
+    note = f"**{item.get('name', '')}**：{_n_units(item)} 个单位使用过，共 {n_rows} 次"
+    hidden = n_rows - len(examples)
+    note += f"，下表列出全部 {len(examples)} 个来源。" if hidden <= 0 else \
+        f"，下表列出其中 {len(examples)} 个来源（另有 {hidden} 个未列出）。"
+    n_values = len(set(v for v, _ in counts))
+    if n_values > CHART_BARS:
+        note += f"图中为最常用的 {CHART_BARS} 种指标值（共 {n_values} 种）。"
+    if item.get("weak"):
+        note += "该建议来自与本项目不相近的表，相关性弱。"
     if variants:
         note += "其他表述：" + "、".join(str(v) for v in variants[:5]) + "。"
-    return SuggestionDetail(chart, note, rows_frame(engine, examples, EXAMPLE_COLUMNS), examples)
+    y_max = int(chart["次数"].max()) if len(chart) else 1
+    return SuggestionDetail(chart, note, rows_frame(engine, examples, EXAMPLE_COLUMNS), examples, y_max)
 
 
 def add_suggestions(frame: Any, picked: Sequence[str] | None, items: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -953,7 +980,8 @@ def add_suggestions(frame: Any, picked: Sequence[str] | None, items: Sequence[di
         with contextlib.suppress(TypeError, ValueError, IndexError):
             it = items[int(p)]
             values = _value_counts(it)
-            row = [it.get("level1", ""), it.get("level2", ""), it.get("name", ""), values[0][0] if values else ""]
+            row = [it.get("level1", ""), it.get("level2", ""), it.get("name", ""), "", values[0][0] if values else "",
+                   "", ""]  # fmt: skip
             if (row[0], row[1], row[2]) not in have:
                 rows.append(row)
                 have.add((row[0], row[1], row[2]))
