@@ -145,7 +145,7 @@ def file_names(gen: str) -> dict[str, str]:
         "hashes": f"vec-{gen}-hashes.npy",
         "faiss": f"faiss-{gen}.index",
         "bm25": f"bm25-{gen}",
-        "names": f"names-{gen}.npz",
+        "names": f"vec-{gen}-names.npz",  # "vec-" prefix: removed with old generations
     }
 
 

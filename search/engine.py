@@ -6,11 +6,13 @@ import logging
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.model import Document, row_to_json, table_to_json
-from indexer.pipeline import IngestReport, Progress, ingest_paths
 from indexer.store import IndexStore, IndexUnavailable
+
+if TYPE_CHECKING:  # the ingest pipeline (parsers, cn2an) is imported only by ingest()
+    from indexer.pipeline import IngestReport, Progress
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class Engine:
     def ingest(
         self, paths: Iterable[Path | str], *, prune: bool = False, progress: Progress | None = None
     ) -> IngestReport:
+        from indexer.pipeline import ingest_paths
+
         try:
             # every new generation also gets its search artefacts (issue 3)
             report = ingest_paths(paths, self.store, prune=prune, progress=progress,
@@ -190,6 +194,33 @@ class Engine:
 
         queries = load_queries(queries_path or DEFAULT_QUERIES)
         return evaluate_search(self, queries, top_k=top_k, modes=modes)
+
+    def fast_embed_model_id(self) -> str:
+        """The ``--fast-embed`` (onnxruntime int8) variant of this index's model."""
+        from indexer.embedding import FAST_SUFFIX, split_precision
+        from search.artifacts import resolve_model_id
+
+        m = self.store.manifest()
+        base = split_precision(self._build_model_id(m))[0] or resolve_model_id(None)
+        return base + FAST_SUFFIX
+
+    def evaluate_search_fast(self, queries_path=None, *, top_k: int = 10, modes=("dense", "hybrid")):
+        """(report of this index, report of the same documents embedded with ``--fast-embed``).
+
+        The int8 copy is built in a temporary directory (documents re-embedded
+        by the int8 model, queries encoded by it too) and removed afterwards."""
+        import shutil
+        import tempfile
+
+        self.require_index()
+        current = self.evaluate_search(queries_path, top_k=top_k, modes=modes)
+        tmp = tempfile.mkdtemp(prefix="perfsearch-fast-eval-")
+        try:
+            fast = Engine(tmp, model=self.fast_embed_model_id())
+            fast.store.write(self.documents(), extra_writer=fast._search_writer())
+            return current, fast.evaluate_search(queries_path, top_k=top_k, modes=modes)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- question answering (issue 4) ---
     def ask(self, question: str):
