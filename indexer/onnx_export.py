@@ -300,7 +300,8 @@ def export(model_dir: Path, reference_loader: Callable[[], Any], out: Path | Non
         }
         backend = OnnxBackend(tmp, meta)
         worst = verify(backend, reference_loader())
-        meta.update(min_cosine=worst, created_unix=int(time.time()), versions=_versions())
+        meta.update(min_cosine=worst, created_unix=int(time.time()), versions=_versions(),
+                    export_seconds=round(time.perf_counter() - t0, 1))
         if worst < MIN_COSINE:
             raise ExportError(f"ONNX vectors differ from torch (min cosine {worst:.6f} < {MIN_COSINE})")
         (tmp / MARKER).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
