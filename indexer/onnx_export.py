@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -135,13 +136,124 @@ def _lock(out: Path) -> Iterator[None]:
 # --------------------------------------------------------------------------- backend
 
 
+SMALL_TOKENIZER = "tokenizer-small.json"
+SMALL_META = "tokenizer-small-meta.json"
+SMALL_VERSION = 1
+SMALL_FAILED = "tokenizer-small.failed"  # not reproducible for this model: do not retry
+# Characters the small tokenizer covers besides the prompts' letters: digits, ASCII and
+# Latin-1 punctuation, general punctuation, letterlike symbols and math operators
+# (≥ ≤), CJK punctuation, CJK ideographs (incl. extension A), full-width forms, ▁.
+_SMALL_RANGES = (
+    (0x20, 0x40), (0x5B, 0x60), (0x7B, 0x7E), (0xA0, 0xBF), (0xD7, 0xD7), (0xF7, 0xF7),
+    (0x2000, 0x206F), (0x2100, 0x22FF), (0x2581, 0x2581), (0x3000, 0x303F), (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF), (0xFF00, 0xFFEF),
+)
+
+
+def _small_charset(letters: str) -> str:
+    """Regex character class (without brackets) of the covered characters."""
+    parts = [f"\\u{a:04x}-\\u{b:04x}" if a != b else f"\\u{a:04x}" for a, b in _SMALL_RANGES]
+    return "".join(parts) + "".join(sorted({re.escape(c) for c in letters}))
+
+
+class SmallTokenizer:
+    """The model's Unigram tokenizer restricted to pieces made of common Chinese-text
+    characters (CJK, digits, punctuation, the prompts' letters): ~10x fewer pieces, so
+    it loads in a fraction of the time and memory of the 250k-piece original.
+
+    Exact by construction: a text whose normalised form uses only covered characters
+    can only be segmented into pieces made of covered characters, all of which (with
+    their scores, and the lowest-scoring piece that sets the unknown-piece penalty)
+    are kept; ids are mapped back to the original vocabulary.  Other texts go to the
+    full tokenizer.  Verified against the full tokenizer when written."""
+
+    def __init__(self, tok, ids: np.ndarray, letters: str):
+        self.tok = tok
+        self.ids = ids
+        self._outside = re.compile(f"[^{_small_charset(letters)}]")
+
+    @classmethod
+    def load(cls, out: Path, max_len: int) -> SmallTokenizer | None:
+        meta = _read_marker(out / SMALL_META)
+        if not meta or meta.get("version") != SMALL_VERSION or not (out / SMALL_TOKENIZER).is_file():
+            return None
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(out / SMALL_TOKENIZER))
+        tok.no_padding()
+        tok.enable_truncation(max_len)
+        return cls(tok, np.asarray(meta["ids"], dtype=np.int64), meta["letters"])
+
+    def covers(self, text: str) -> bool:
+        return self._outside.search(self.tok.normalizer.normalize_str(text)) is None
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return [self.ids[e.ids].tolist() for e in self.tok.encode_batch(texts)] if texts else []
+
+
+def build_small_tokenizer(out: Path, transformer_dir: Path, prompts: dict[str, str], max_len: int) -> bool:
+    """Write the small tokenizer beside the export if the model's tokenizer is a
+    Unigram model and the small one reproduces it; returns whether it was written."""
+    from tokenizers import Tokenizer
+
+    j = json.loads((transformer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    model = j.get("model") or {}
+    if model.get("type") != "Unigram" or model.get("byte_fallback"):
+        return False
+    letters = "".join(sorted({c for p in prompts.values() for c in p if c.isalpha() and ord(c) < 0x80}))
+    outside = re.compile(f"[^{_small_charset(letters)}]")
+    vocab = model["vocab"]
+    special = {t["id"] for t in j.get("added_tokens", [])}
+    lowest = min(range(len(vocab)), key=lambda i: vocab[i][1])
+    keep = [i for i, (piece, _score) in enumerate(vocab)
+            if i in special or i == lowest or i == model.get("unk_id") or not outside.search(piece)]
+    new_id = {old: new for new, old in enumerate(keep)}
+    small = dict(j)
+    small["model"] = {**model, "vocab": [vocab[i] for i in keep], "unk_id": new_id.get(model.get("unk_id"))}
+    small["added_tokens"] = [{**t, "id": new_id[t["id"]]} for t in j.get("added_tokens", [])]
+    post = json.loads(json.dumps(j.get("post_processor")))
+    for spec in ((post or {}).get("special_tokens") or {}).values():
+        spec["ids"] = [new_id[i] for i in spec["ids"]]
+    small["post_processor"] = post
+    small["truncation"] = None
+    small["padding"] = None
+    text = json.dumps(small, ensure_ascii=False)
+    full = Tokenizer.from_file(str(transformer_dir / "tokenizer.json"))
+    tok = Tokenizer.from_str(text)
+    for t in (full, tok):
+        t.no_padding()
+        t.enable_truncation(max_len)
+    ids = np.asarray(keep, dtype=np.int64)
+    # verification: every covered code point alone and in the prompts, the check texts,
+    # and random strings of covered characters (fixed seed)
+    chars = [chr(c) for a, b in _SMALL_RANGES for c in range(a, b + 1)] + list(letters)
+    rng = np.random.default_rng(0)
+    common = [chr(c) for c in range(0x4E00, 0x9FA6)] + list("0123456789%.,;:()（）、，。；：≥≤=<>+-/ 年月日")
+    prefixes = list(prompts.values()) or [""]
+    randoms = [prefixes[k % len(prefixes)] + "".join(rng.choice(common, size=int(rng.integers(2, 40))))
+               for k in range(3000)]
+    samples = [p + c for p in (list(prompts.values()) or [""]) for c in chars] + list(_CHECK_TEXTS) + randoms
+    samples = [s for s in samples if not outside.search(full.normalizer.normalize_str(s))]
+    got = [ids[e.ids].tolist() for e in tok.encode_batch(samples)]
+    want = [e.ids for e in full.encode_batch(samples)]
+    bad = sum(1 for a, b in zip(got, want) if a != b)
+    if bad:
+        log.warning("small tokenizer differs on %d of %d samples; not used", bad, len(samples))
+        return False
+    (out / SMALL_TOKENIZER).write_text(text, encoding="utf-8")
+    meta = {"version": SMALL_VERSION, "letters": letters, "pieces": len(keep), "of": len(vocab),
+            "verified_samples": len(samples), "ids": keep}
+    (out / SMALL_META).write_text(json.dumps(meta), encoding="utf-8")
+    log.info("small tokenizer: %d of %d pieces, verified on %d texts", len(keep), len(vocab), len(samples))
+    return True
+
+
 class OnnxBackend:
     """onnxruntime + tokenizers; same interface as ``indexer.embedding.TorchBackend``."""
 
     name = "onnx"
 
     def __init__(self, out: Path, meta: dict[str, Any], precision: str = "fp32", num_threads: int | None = None):
-        from tokenizers import Tokenizer
 
         self.dir = Path(out)
         self.meta = meta
@@ -155,9 +267,11 @@ class OnnxBackend:
         self._normalize = bool(meta["normalize"])
         self._pad = int(meta["pad_id"])
         self._num_threads = num_threads
-        self._tok = Tokenizer.from_file(str(Path(meta["transformer_dir"]) / "tokenizer.json"))
-        self._tok.no_padding()
-        self._tok.enable_truncation(self.max_seq_length)
+        self._tokenizer_path = Path(meta["transformer_dir"]) / "tokenizer.json"
+        self._full: Any = None  # the model's own tokenizer, loaded when a text needs it
+        self._small = SmallTokenizer.load(self.dir, self.max_seq_length)
+        if self._small is None:
+            self._full_tokenizer()
         self._emb = np.load(self.dir / WORD_EMBEDDINGS, mmap_mode="r")
         self._sessions: dict[int, Any] = {}
 
@@ -179,8 +293,31 @@ class OnnxBackend:
         out = [(prompt + t).strip() for t in texts]
         return [t.lower() for t in out] if self._lower else out
 
+    def _full_tokenizer(self):
+        if self._full is None:
+            from tokenizers import Tokenizer
+
+            self._full = Tokenizer.from_file(str(self._tokenizer_path))
+            self._full.no_padding()
+            self._full.enable_truncation(self.max_seq_length)
+        return self._full
+
     def token_ids(self, texts: list[str], prompt: str) -> list[list[int]]:
-        return [e.ids for e in self._tok.encode_batch(self._texts(texts, prompt))]
+        prepared = self._texts(texts, prompt)
+        out: list[list[int] | None] = [None] * len(prepared)
+        rest = list(range(len(prepared)))
+        if self._small is not None:
+            rest = []
+            covered = []
+            for i, t in enumerate(prepared):
+                (covered if self._small.covers(t) else rest).append(i)
+            for i, ids in zip(covered, self._small.encode([prepared[i] for i in covered])):
+                out[i] = ids
+        if rest:
+            full = self._full_tokenizer()
+            for i, e in zip(rest, full.encode_batch([prepared[i] for i in rest])):
+                out[i] = e.ids
+        return out  # type: ignore[return-value]
 
     def token_lengths(self, texts: list[str], prompt: str) -> list[int]:
         return [len(x) for x in self.token_ids(texts, prompt)]
@@ -375,6 +512,17 @@ def load_backend(model_dir: Path, precision: str, reference_loader: Callable[[],
                     log.info("exporting %s to ONNX (one-off)", model_dir)
                     export(model_dir, reference_loader, out)
         meta = _read_marker(out / MARKER) or {}
+        if not (out / SMALL_META).is_file() and not (out / SMALL_FAILED).exists():
+            with _lock(out):
+                if not (out / SMALL_META).is_file():
+                    try:
+                        ok = build_small_tokenizer(out, Path(meta["transformer_dir"]), meta["prompts"],
+                                                   int(meta["max_seq_length"]))
+                    except Exception as exc:  # noqa: BLE001 - the full tokenizer always works
+                        log.warning("small tokenizer not built: %s", exc)
+                        ok = False
+                    if not ok:
+                        (out / SMALL_FAILED).write_text("", encoding="utf-8")
         if precision == "int8":
             with _lock(out):
                 quantize_int8(out)

@@ -196,7 +196,12 @@ def test_onnx_vectors_equal_torch_vectors():
     ):
         cos = (a * b).sum(axis=1)
         assert cos.min() >= 0.9999
-    ids = onnx._backend.token_ids([long, texts[0]], "passage: ")
-    ref = torch_enc.model.tokenizer([("passage: " + t).strip() for t in (long, texts[0])], truncation=True,
-                                    max_length=512)["input_ids"]
-    assert ids == ref
+    # token ids: the small CJK tokenizer (used for these texts) equals the model's own
+    assert onnx._backend._small is not None
+    sample = [long, *texts, "PM2.5浓度≤35微克/立方米", "℃ Über"]
+    assert sum(onnx._backend._small.covers("query: " + t) for t in sample) >= len(texts)
+    for prompt in ("query: ", "passage: "):
+        ids = onnx._backend.token_ids(sample, prompt)
+        ref = torch_enc.model.tokenizer([(prompt + t).strip() for t in sample], truncation=True,
+                                        max_length=512)["input_ids"]
+        assert ids == ref
