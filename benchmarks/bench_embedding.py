@@ -8,7 +8,7 @@ section texts, exactly what ``perfsearch ingest`` embeds), encoded by
 
 - previous path: sentence-transformers (torch), 256 passages per call in index
   order, batches of 64 (what ``ingest`` did before token budgets);
-- torch + token budget: same model, length-sorted batches of <= 4096 padded tokens;
+- torch + token budget: same model, length-sorted batches of <= TOKEN_BUDGET (512) padded tokens;
 - ONNX fp32 + token budget: the default now (onnxruntime, no torch);
 - ONNX int8 + token budget: ``--fast-embed``.
 

@@ -54,10 +54,11 @@ BACKEND_ENV = "PERFSEARCH_BACKEND"  # auto (default) | onnx | torch
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TRUTHY = {"1", "on", "yes", "true"}
-# Padded tokens per document batch.  Measured with benchmarks/bench_embedding.py
-# (2 CPUs): 2048-8192 are within a few percent of each other; small batches keep
-# the attention buffers of 512-token section texts in cache.
-TOKEN_BUDGET = 4096
+# Padded tokens per document batch.  Measured on the 393 corpus passages with the
+# ONNX fp32 backend (2 CPUs, CPU seconds for all of them): budget 256: 9.3,
+# 512: 8.9, 1024: 9.0-9.2, 2048: 10.1-10.8, 4096: 12.6-13.1, 8192: 16.4-16.6,
+# 16384: 21.6-22.2 -- small batches keep activations in cache.
+TOKEN_BUDGET = 512
 MAX_BATCH = 256
 SMALL_QUERY_BATCH = 8  # fewer queries than this run on the single-thread session
 

@@ -199,7 +199,7 @@ def test_onnx_vectors_equal_torch_vectors():
     # token ids: the small CJK tokenizer (used for these texts) equals the model's own
     assert onnx._backend._small is not None
     sample = [long, *texts, "PM2.5浓度≤35微克/立方米", "℃ Über"]
-    assert sum(onnx._backend._small.covers("query: " + t) for t in sample) >= len(texts)
+    assert sum(onnx._backend._small.covers("query: " + t) for t in sample) >= 0.9 * len(sample)
     for prompt in ("query: ", "passage: "):
         ids = onnx._backend.token_ids(sample, prompt)
         ref = torch_enc.model.tokenizer([(prompt + t).strip() for t in sample], truncation=True,
