@@ -54,11 +54,13 @@ BACKEND_ENV = "PERFSEARCH_BACKEND"  # auto (default) | onnx | torch
 _QUERY_PROMPT_NAMES = ("query",)
 _DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 _TRUTHY = {"1", "on", "yes", "true"}
-# Padded tokens per document batch.  Measured on the 393 corpus passages with the
-# ONNX fp32 backend (2 CPUs, CPU seconds for all of them): budget 256: 9.3,
+# Padded tokens per document batch, per backend.  Measured on the 393 corpus
+# passages (2 CPUs, CPU seconds for all of them).  ONNX fp32: budget 256: 9.3,
 # 512: 8.9, 1024: 9.0-9.2, 2048: 10.1-10.8, 4096: 12.6-13.1, 8192: 16.4-16.6,
-# 16384: 21.6-22.2 -- small batches keep activations in cache.
+# 16384: 21.6-22.2 (small batches keep activations in cache).  torch pays a large
+# fixed cost per call: 512 gave 42 CPU-s, 4096 19 CPU-s (previous path: 51-56).
 TOKEN_BUDGET = 512
+TORCH_TOKEN_BUDGET = 4096
 MAX_BATCH = 256
 SMALL_QUERY_BATCH = 8  # fewer queries than this run on the single-thread session
 
@@ -204,6 +206,7 @@ class TorchBackend:
 
     name = "torch"
     precision = "fp32"
+    token_budget = TORCH_TOKEN_BUDGET
 
     def __init__(self, st: SentenceTransformer):
         self.st = st
@@ -327,7 +330,7 @@ class Encoder:
         return int(self._backend.max_seq_length)
 
     def _encode(self, texts: Sequence[str], prompt_name: str | None, *, queries: bool,
-                token_budget: int | None = TOKEN_BUDGET, progress: Callable[[int], None] | None = None
+                token_budget: int | None = -1, progress: Callable[[int], None] | None = None
                 ) -> np.ndarray:
         if isinstance(texts, str):
             texts = [texts]
@@ -335,6 +338,8 @@ class Encoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         b = self._backend
+        if token_budget == -1:  # the backend's own budget
+            token_budget = int(getattr(b, "token_budget", TOKEN_BUDGET))
         if len(texts) == 1 or not token_budget:
             out = b.encode(texts, prompt_name, queries=queries)
             if progress is not None:
@@ -355,13 +360,14 @@ class Encoder:
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False,
-        *, token_budget: int | None = TOKEN_BUDGET, progress: Callable[[int], None] | None = None,
+        *, token_budget: int | None = -1, progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
         """(n, dim) float32 L2-normalised embeddings, with the model's document prompt.
 
-        Texts are batched by token budget (``token_budget=None``: one batch per
-        ``batch_size`` texts in input order, the pre-budget behaviour kept for
-        benchmarks); ``progress(n)`` is called after each batch."""
+        Texts are batched by token budget (default: the backend's, see
+        ``TOKEN_BUDGET``; ``token_budget=None``: one batch per ``batch_size`` texts
+        in input order, the pre-budget behaviour kept for benchmarks);
+        ``progress(n)`` is called after each batch."""
         if token_budget is None:
             texts = [texts] if isinstance(texts, str) else list(texts)
             parts = [self._encode(texts[a : a + batch_size], self._document_prompt, queries=False,
@@ -437,6 +443,7 @@ __all__ = [
     "DEFAULT_ALIASES",
     "FAST_SUFFIX",
     "TOKEN_BUDGET",
+    "TORCH_TOKEN_BUDGET",
     "Encoder",
     "TorchBackend",
     "available_cpus",

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding import SMALL_QUERY_BATCH, batch_threads, query_threads, read_st_config
+from indexer.embedding import SMALL_QUERY_BATCH, TOKEN_BUDGET, batch_threads, query_threads, read_st_config
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +252,7 @@ class OnnxBackend:
     """onnxruntime + tokenizers; same interface as ``indexer.embedding.TorchBackend``."""
 
     name = "onnx"
+    token_budget = TOKEN_BUDGET
 
     def __init__(self, out: Path, meta: dict[str, Any], precision: str = "fp32", num_threads: int | None = None):
 
