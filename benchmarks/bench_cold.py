@@ -58,6 +58,11 @@ def run_cli_rusage(code: Path, args: list[str]) -> tuple[float, float, float, st
     return ru.ru_utime + ru.ru_stime, wall, ru.ru_maxrss / 1024, out
 
 
+def _pad(s: str, width: int) -> str:
+    """Left-align counting CJK characters as two columns."""
+    return s + " " * max(1, width - sum(2 if ord(c) > 0x2E80 else 1 for c in s))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -153,22 +158,22 @@ def main() -> None:
                     results.setdefault((case, label), []).append((cpu, wall, rss))
                     outputs[(case, label)] = out
         print(f"\n每项 {args.repeat} 次取中位数；CPU 秒 = 子进程用户态 + 内核态\n")
-        head = f"{'命令':<26}{'版本':<16}{'CPU 秒':>8}{'墙钟秒':>8}{'峰值内存 MB':>12}"
-        print(head)
-        print("-" * len(head.encode("gbk", "replace")))
+        print(f"{_pad('命令', 28)}{_pad('版本', 16)}{_pad('CPU 秒', 10)}{_pad('墙钟秒', 10)}峰值内存 MB")
+        print("-" * 76)
         for case, _fn in cases:
             meds = {}
             for label, _code in versions:
                 rows = results[(case, label)]
                 meds[label] = tuple(statistics.median(r[i] for r in rows) for i in range(3))
                 cpu, wall, rss = meds[label]
-                print(f"{case:<26}{label:<16}{cpu:>8.2f}{wall:>8.2f}{rss:>12.0f}")
+                print(f"{_pad(case, 28)}{_pad(label, 16)}{_pad(f'{cpu:.2f}', 10)}{_pad(f'{wall:.2f}', 10)}{rss:.0f}")
             if len(versions) == 2:
                 (a, b) = (meds[versions[0][0]], meds[versions[1][0]])
-                print(f"{'':<26}{'基线/当前':<16}{b[0] / a[0]:>7.1f}×{b[1] / a[1]:>7.1f}×{b[2] / a[2]:>11.1f}×")
+                print(f"{_pad('', 28)}{_pad('基线/当前', 16)}{_pad(f'{b[0] / a[0]:.1f}×', 10)}"
+                      f"{_pad(f'{b[1] / a[1]:.1f}×', 10)}{b[2] / a[2]:.1f}×")
                 same = outputs[(case, versions[0][0])] == outputs[(case, versions[1][0])]
                 if outputs[(case, versions[0][0])]:
-                    print(f"{'':<26}输出与基线{'逐字节相同' if same else '不同'}")
+                    print(f"{_pad('', 28)}输出与基线{'逐字节相同' if same else '不同'}")
         for case, cli_args in (("ask", ["ask", ASK, "--index", str(index)]),
                                ("search", ["search", SEARCH, "--index", str(index)])):
             print(f"冷启动 {case} 是否导入 torch / sentence-transformers：{'是' if imports_torch(ROOT, cli_args) else '否'}")
