@@ -250,7 +250,7 @@ class Encoder:
         """``model``: a ``SentenceTransformer`` or a backend (``TorchBackend`` /
         ``indexer.onnx_export.OnnxBackend``); ``reference`` loads the
         sentence-transformers model on demand (``Encoder.model``)."""
-        self._backend = model if hasattr(model, "encode") and hasattr(model, "prompts") else TorchBackend(model)
+        self._backend = model if hasattr(model, "token_lengths") else TorchBackend(model)
         self._model_id = model_id
         self._reference = reference
         prompts = self._backend.prompts
