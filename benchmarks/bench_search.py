@@ -115,6 +115,15 @@ class PerturbedEncoder:
             out[i] = v / np.linalg.norm(v)
         return out
 
+    def encode_queries(self, texts, batch_size: int = 64) -> np.ndarray:
+        """Indicator-name vectors stored for question answering (not measured here):
+        deterministic random unit vectors."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            v = np.random.default_rng(zlib.crc32(t.encode())).standard_normal(self.dim).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
 
 def replicate(chunks, n_rows: int):
     """Copies of ``chunks`` with changed unit and year until ``n_rows`` row chunks exist."""
