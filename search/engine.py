@@ -254,7 +254,8 @@ class Engine:
         except IndexUnavailable:
             return False
         entry = (m.artifacts or {}).get("names") or {}
-        wanted = resolve_model_id(self.model) if self.model else entry.get("model")
+        requested = self.requested_model()
+        wanted = resolve_model_id(requested) if requested else entry.get("model")
         if not entry or entry.get("model") != wanted:
             return False
         stored = load_name_vectors(self.store.root, m)
