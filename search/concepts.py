@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,11 +55,14 @@ def query_threads():
     A question's concept is a handful of tokens: on a busy 2-core machine two
     intra-op threads mostly wait for each other (measured p50 326 ms with 2
     threads vs 41 ms with 1).  The process-wide setting is restored afterwards,
-    so batch encoding keeps its threads."""
+    so batch encoding keeps its threads.  Never imports torch: without it (the
+    ONNX backend, or no model loaded yet) this does nothing."""
+    torch = sys.modules.get("torch")
     try:
         n = int(os.environ.get(QUERY_THREADS_ENV, "1") or 1)
-        import torch
-    except (ValueError, ImportError):
+    except ValueError:
+        n = 0
+    if torch is None:
         yield
         return
     old = torch.get_num_threads()
@@ -216,7 +220,12 @@ def semantic_allowed(concept: str, free: bool) -> bool:
 
 
 class ConceptMatcher:
-    """Which indicator names (``key()`` form) a concept covers."""
+    """Which indicator names (``key()`` form) a concept covers.
+
+    Vectors come from :meth:`use_stored` (written into the index at ingest) when
+    available; the encoder is resolved only for what is not stored (a free
+    phrase from a question, names of rows added since), so lexicon-concept
+    questions never load the model."""
 
     def __init__(
         self,
@@ -232,8 +241,26 @@ class ConceptMatcher:
         self._resolved = encoder is None
         self.threshold = threshold
         self._name_vecs: np.ndarray | None = None
-        self._lexicon_vecs: dict[str, np.ndarray] = {}  # lexicon concepts, embedded in one batch
+        self._stored_names: dict[str, np.ndarray] = {}
+        self._lexicon_vecs: dict[str, np.ndarray] = {}  # lexicon concepts (stored, or embedded in one batch)
         self._query_cache: dict[str, np.ndarray] = {}  # free phrases seen so far
+        self._stored = False
+
+    def use_stored(
+        self,
+        names: dict[str, np.ndarray],
+        concepts: dict[str, np.ndarray],
+        encoder: Encoder | Callable[[], Encoder | None] | None = None,
+    ) -> None:
+        """Use name and concept vectors stored in the index.  ``encoder`` (optional)
+        replaces the loader for what is missing; it must be the model that computed
+        the stored vectors."""
+        self._stored_names = dict(names)
+        self._lexicon_vecs = dict(concepts)
+        self._name_vecs = None
+        self._stored = True
+        if encoder is not None:
+            self._encoder_arg, self._encoder, self._resolved = encoder, None, False
 
     @property
     def encoder(self) -> Encoder | None:
@@ -251,22 +278,32 @@ class ConceptMatcher:
 
     @property
     def semantic_enabled(self) -> bool:
-        return self.encoder is not None
+        return self._stored or self.encoder is not None
 
-    def _names_matrix(self) -> np.ndarray:
+    def _names_matrix(self) -> np.ndarray | None:
         if self._name_vecs is None:
-            assert self.encoder is not None
-            # symmetric task (short phrase vs short phrase): query prompt on both sides
-            self._name_vecs = self.encoder.encode_queries(self.names)
-            log.debug("embedded %d indicator names", len(self.names))
+            missing = [n for n in self.names if n not in self._stored_names]
+            fresh: dict[str, np.ndarray] = {}
+            if missing:
+                if self.encoder is None:
+                    return None
+                # symmetric task (short phrase vs short phrase): query prompt on both sides
+                fresh = dict(zip(missing, self.encoder.encode_queries(missing)))
+                log.debug("embedded %d indicator names (%d stored)", len(missing), len(self.names) - len(missing))
+            if not self.names:
+                return np.zeros((0, 0), dtype=np.float32)
+            self._name_vecs = np.stack(
+                [self._stored_names[n] if n in self._stored_names else fresh[n] for n in self.names]
+            ).astype(np.float32)
         return self._name_vecs
 
-    def _query(self, text: str) -> np.ndarray:
+    def _query(self, text: str) -> np.ndarray | None:
         v = self._lexicon_vecs.get(text)
         if v is None:
             v = self._query_cache.get(text)
         if v is None:
-            assert self.encoder is not None
+            if self.encoder is None:
+                return None
             with query_threads():
                 v = self.encoder.encode_queries([text])[0]
             if len(self._query_cache) > 4096:
@@ -279,26 +316,31 @@ class ConceptMatcher:
         self._query_cache.clear()
 
     def warm_up(self) -> None:
-        """Embed the indicator names and every semantic lexicon concept (two batches)."""
-        if self.encoder is None:
+        """Embed the indicator names and every semantic lexicon concept (what is not stored)."""
+        if not self._stored and self.encoder is None:
             return
         self._names_matrix()
-        if not self._lexicon_vecs:
-            ids = [c.id for c in LEXICON if c.semantic]
-            self._lexicon_vecs = dict(zip(ids, self.encoder.encode_queries(ids)))
+        ids = [c.id for c in LEXICON if c.semantic and c.id not in self._lexicon_vecs]
+        if ids and self.encoder is not None:
+            self._lexicon_vecs.update(zip(ids, self.encoder.encode_queries(ids)))
 
     def similarities(self, concept: str) -> dict[str, float]:
-        """Cosine between the concept text and every name (empty without encoder)."""
-        if self.encoder is None or not self.names:
+        """Cosine between the concept text and every name (empty without vectors)."""
+        if not self.names or (not self._stored and self.encoder is None):
             return {}
-        self.warm_up()
-        sims = self._names_matrix() @ self._query(concept)
+        if not self._stored:
+            self.warm_up()
+        names = self._names_matrix()
+        q = self._query(concept) if names is not None else None
+        if names is None or q is None:
+            return {}
+        sims = names @ q
         return {n: float(s) for n, s in zip(self.names, sims)}
 
     def match(self, concept: str, free: bool, threshold: float | None = None) -> dict[str, str]:
         """name key -> how it matched (``lexical`` or ``semantic 0.97``)."""
         out = {n: "lexical" for n in self.names if lexical_match(concept, free, n)}
-        if self.encoder is not None and semantic_allowed(concept, free):
+        if semantic_allowed(concept, free) and (self._stored or self.encoder is not None):
             t = self.threshold if threshold is None else threshold
             for n, s in self.similarities(concept).items():
                 if n not in out and s >= t and not excluded(concept, free, n):

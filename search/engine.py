@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from indexer.model import Document, row_to_json, table_to_json
-from indexer.pipeline import IngestReport, Progress, ingest_paths
 from indexer.store import IndexStore, IndexUnavailable
+
+if TYPE_CHECKING:  # the ingest pipeline (parsers, cn2an) is imported only by ingest()
+    from indexer.pipeline import IngestReport, Progress
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,10 @@ class Engine:
         self.model = model  # None: the model recorded in the index, else the default model
         self._docs: list[Document] | None = None
         self._generation: str | None = None
+        # caches filled lazily: nothing here imports the model, faiss or bm25s
+        self._search_lock = threading.Lock()
+        self._search_cache: tuple[tuple[str, str | None], Any] | None = None  # ((generation, model), retriever)
+        self._qa_ctx: Any = None  # search.answer.QAContext of self._generation
 
     # -- corpus ----------------------------------------------------------------
     @property
@@ -60,6 +68,8 @@ class Engine:
     def ingest(
         self, paths: Iterable[Path | str], *, prune: bool = False, progress: Progress | None = None
     ) -> IngestReport:
+        from indexer.pipeline import ingest_paths
+
         try:
             # every new generation also gets its search artefacts (issue 3)
             report = ingest_paths(paths, self.store, prune=prune, progress=progress,
@@ -119,7 +129,7 @@ class Engine:
 
         m = self.store.manifest()
         arts = m.artifacts or {}
-        if not all(k in arts for k in ("embedding", "faiss", "bm25", "chunks")):
+        if not all(k in arts for k in ("embedding", "faiss", "bm25", "chunks", "names")):
             return False
         if arts["chunks"].get("version") != CHUNK_VERSION:
             return False
@@ -134,22 +144,20 @@ class Engine:
             docs = self.store.documents()
             self.store.write(docs, extra_writer=self._search_writer())
         self._search_cache = None
+        self._qa_ctx = None
         return True
 
     def retriever(self):
         """The ``search.retrieve.HybridRetriever`` of the current generation (cached)."""
-        import threading
-
         from search.retrieve import SearchError, load_retriever
 
         self.require_index()
-        lock = self.__dict__.setdefault("_search_lock", threading.Lock())
-        with lock:
+        with self._search_lock:
             try:
                 m = self.store.manifest()
             except IndexUnavailable as exc:
                 raise EngineError(str(exc)) from exc
-            cache = getattr(self, "_search_cache", None)
+            cache = self._search_cache
             if cache is not None and cache[0] == (m.generation, self.requested_model()):
                 return cache[1]
             try:
@@ -191,6 +199,33 @@ class Engine:
         queries = load_queries(queries_path or DEFAULT_QUERIES)
         return evaluate_search(self, queries, top_k=top_k, modes=modes)
 
+    def fast_embed_model_id(self) -> str:
+        """The ``--fast-embed`` (onnxruntime int8) variant of this index's model."""
+        from indexer.embedding import FAST_SUFFIX, split_precision
+        from search.artifacts import resolve_model_id
+
+        m = self.store.manifest()
+        base = split_precision(self._build_model_id(m))[0] or resolve_model_id(None)
+        return base + FAST_SUFFIX
+
+    def evaluate_search_fast(self, queries_path=None, *, top_k: int = 10, modes=("dense", "hybrid")):
+        """(report of this index, report of the same documents embedded with ``--fast-embed``).
+
+        The int8 copy is built in a temporary directory (documents re-embedded
+        by the int8 model, queries encoded by it too) and removed afterwards."""
+        import shutil
+        import tempfile
+
+        self.require_index()
+        current = self.evaluate_search(queries_path, top_k=top_k, modes=modes)
+        tmp = tempfile.mkdtemp(prefix="perfsearch-fast-eval-")
+        try:
+            fast = Engine(tmp, model=self.fast_embed_model_id())
+            fast.store.write(self.documents(), extra_writer=fast._search_writer())
+            return current, fast.evaluate_search(queries_path, top_k=top_k, modes=modes)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     # --- question answering (issue 4) ---
     def ask(self, question: str):
         """Answer a Chinese question over all rows and tables (``search.answer.Answer``)."""
@@ -202,10 +237,47 @@ class Engine:
 
         self.require_index()
         docs = self.documents()
-        ctx = getattr(self, "_qa_ctx", None)
+        ctx = self._qa_ctx
         if ctx is None or ctx.generation != self._generation:
             ctx = self._qa_ctx = QAContext.for_engine(self, docs, self._generation, previous=ctx)
+            self._use_stored_name_vectors(ctx.matcher)
         return ctx
+
+    def _use_stored_name_vectors(self, matcher) -> bool:
+        """Give the concept matcher the name/concept vectors stored at ingest, so a
+        question about a lexicon concept loads no model.  Only when they were built
+        by the model question answering would load; the matcher then loads that
+        model (ONNX when possible) only for free phrases.  Returns True if used."""
+        from search.answer import semantic_disabled
+        from search.artifacts import get_encoder, load_name_vectors, resolve_model_id
+
+        if semantic_disabled():
+            return False
+        try:
+            m = self.store.manifest()
+        except IndexUnavailable:
+            return False
+        entry = (m.artifacts or {}).get("names") or {}
+        requested = self.requested_model()
+        wanted = resolve_model_id(requested) if requested else entry.get("model")
+        if not entry or entry.get("model") != wanted:
+            return False
+        stored = load_name_vectors(self.store.root, m)
+        if stored is None:
+            return False
+        model_id = entry["model"]
+
+        def loader():
+            try:
+                return get_encoder(model_id)
+            except Exception as exc:  # no model available: stored vectors and lexical matching only
+                log.warning("无法加载嵌入模型，问答只使用已存储的向量和字面匹配：%s", exc)
+                return None
+
+        loaded = matcher.loaded_encoder()
+        usable = loaded if loaded is not None and getattr(loaded, "model_id", None) == model_id else loader
+        matcher.use_stored(stored.name_dict(), stored.concept_dict(), usable)
+        return True
 
     # --- drafting (issue 5) ---
     def check(self, source):

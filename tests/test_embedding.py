@@ -128,7 +128,7 @@ def encoder(model_dir):
 
 @pytest.fixture(scope="session")
 def st_model(encoder):
-    # Encoder.load() is a plain SentenceTransformer(model_dir, local_files_only=True)
+    # the sentence-transformers reference behind Encoder.load() (ONNX when exported)
     return encoder.model
 
 
