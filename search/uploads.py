@@ -251,6 +251,10 @@ def ingest_uploads(
                     if s in failed:
                         continue
                     d = docs.get(s)
-                    detail = f"{len(d.tables)} 张表、{len(d.rows)} 条指标（{d.unit or '单位未识别'}）" if d else ""
+                    detail = ""
+                    if d is not None:
+                        detail = f"{len(d.tables)} 张表、{len(d.rows)} 条指标（{d.unit or '单位未识别'}）"
+                        if d.warnings:
+                            detail += "；" + "；".join(d.warnings)
                     outcomes[i] = UploadOutcome(shown, IMPORTED, detail, s)
     return [outcomes[i] for i in sorted(outcomes)]

@@ -51,7 +51,7 @@ def test_pipeline_report_names_skipped_files(tmp_path):
     report = ingest_paths([d], IndexStore(tmp_path / "ix"))
     assert sorted(report.added) == sorted([HTML_NAME, DOCX_NAME, XLS_NAME, SEED_000.name]) and report.ok
     assert sorted(e.file for e in report.skipped) == sorted(["汇报.pptx", "附件.zip", "~$绩效目标.docx", ".DS_Store"])
-    assert "跳过 3 个" in report.summary()
+    assert "跳过 4 个" in report.summary()
     assert report.n_tables == 1 + 1 + 11 + 11
 
 
@@ -63,7 +63,7 @@ def test_cli_ingest_names_skipped_files_and_reads_all_formats(tmp_path):
     r = CliRunner().invoke(main, ["ingest", str(d), "--index", str(tmp_path / "ix"), "--no-progress"])
     assert r.exit_code == 0, r.output
     out = r.output
-    assert "新增 4 个" in out and "跳过 3 个" in out and "失败" not in out
+    assert "新增 4 个" in out and "跳过 4 个" in out and "失败" not in out
     assert "跳过：附件.zip：不支持的文件类型“.zip”：压缩包需要先解压，再导入解压后的文件夹" in out
     assert "跳过：汇报.pptx：" in out and "跳过：~$绩效目标.docx：" in out
     assert "logo.png" not in out
