@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_ocr.py [--repeat 1] [--dpi 200]
 
-Reads ``corpus_ocr/scan_004_huangyuan_2024.pdf`` (2 pages, 150-dpi scan) through the
+Reads ``corpus/scans/scan_004_huangyuan_2024.pdf`` (2 pages, 150-dpi scan) through the
 whole ingestion path (``parse_file``: render, deskew, ruling lines, OCR, layout)
 and, as the baseline measured in the same run, the text PDF it was made from
 (``corpus/pdf_004_huangyuan_2024.pdf``).  Prints pages per minute for both, the
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SCAN = ROOT / "corpus_ocr" / "scan_004_huangyuan_2024.pdf"
+SCAN = ROOT / "corpus" / "scans" / "scan_004_huangyuan_2024.pdf"
 TEXT = ROOT / "corpus" / "pdf_004_huangyuan_2024.pdf"
 
 

@@ -4,11 +4,12 @@ Uses the same grid model as ``scripts/make_corpus.py`` (``build_grid``: one grid
 per ``Table``, label cells merged over consecutive rows), so every file holds
 exactly the rows of its seed text:
 
-    python -m scripts.make_corpus_formats            # writes the files below into corpus/ and corpus_ocr/
+    python -m scripts.make_corpus_formats            # writes the files below into corpus/ and corpus/scans/
     python -m scripts.make_corpus_formats --no-ocr   # skip the scanned files
 
-The two OCR inputs live in ``corpus_ocr/``, not ``corpus/``: OCR takes minutes, and
-the search/QA tests and benchmarks ingest the whole ``corpus/`` folder.
+The two OCR inputs live in ``corpus/scans/``: OCR takes minutes, so the search/QA tests
+and benchmarks, which ingest the files directly in ``corpus/``, leave them out; the demo
+index (``./run.sh``) reads the whole ``corpus/`` folder, scans included.
 
 - ``html_001_…html``: seed 001 inside a realistic gov.cn page (GB2312 declared,
   layout table, navigation, breadcrumb, share box, footer, scripts, comments),
@@ -17,9 +18,9 @@ the search/QA tests and benchmarks ingest the whole ``corpus/`` folder.
   title paragraphs between them), merged cells as ``gridSpan``/``vMerge``;
 - ``doc_004_…doc``: seed 004 as a Word 97-2003 file (the docx converted by LibreOffice);
 - ``xls_003_…xls``: seed 003 on two sheets (部门整体 / 项目支出), merged cells;
-- ``corpus_ocr/scan_004_…pdf``: ``pdf_004`` rendered to 150-dpi grey images, rotated a
+- ``corpus/scans/scan_004_…pdf``: ``pdf_004`` rendered to 150-dpi grey images, rotated a
   little, with scanner noise, wrapped back into an image-only PDF;
-- ``corpus_ocr/photo_003_…png``: one project table of seed 003 photographed: tilted,
+- ``corpus/scans/photo_003_…png``: one project table of seed 003 photographed: tilted,
   uneven light, soft focus, sensor noise.
 
 Output is deterministic except the ``.doc`` file, whose bytes LibreOffice
@@ -52,7 +53,7 @@ from scripts.make_corpus import (
 
 log = logging.getLogger(__name__)
 
-OCR_DIR = ROOT / "corpus_ocr"  # scanned PDF and photo (see the module docstring)
+OCR_DIR = ROOT / "corpus" / "scans"  # scanned PDF and photo (see the module docstring)
 
 SEED_HTML = "001_5faa2bc3c3b6a31c.txt"
 SEED_WORD = "003_be79a3bdad299845.txt"
@@ -449,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="从 corpus/*.txt 生成网页、Word、旧版 Excel、扫描件语料文件")
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR, help="种子文本所在目录")
     parser.add_argument("--out", type=Path, default=None, help="输出目录（默认与 --corpus 相同）")
-    parser.add_argument("--ocr-out", type=Path, default=None, help="扫描件与照片的输出目录（默认 corpus_ocr/）")
+    parser.add_argument("--ocr-out", type=Path, default=None, help="扫描件与照片的输出目录（默认 corpus/scans/）")
     parser.add_argument("--no-ocr", action="store_true", help="不生成扫描件与照片")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
