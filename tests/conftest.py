@@ -14,6 +14,8 @@ SEED_002 = CORPUS / "002_e915be5c49c8d360.txt"
 SEED_003 = CORPUS / "003_be79a3bdad299845.txt"
 SEED_004 = CORPUS / "004_65f67547a9505fce.txt"
 SEEDS = [SEED_000, SEED_001, SEED_002, SEED_003, SEED_004]
+# the test corpus proper: files directly in corpus/ (corpus/realworld/ is the labelled real-world set)
+CORPUS_FILES = sorted(p for p in CORPUS.iterdir() if p.is_file())
 
 
 @functools.cache

@@ -20,14 +20,14 @@ from indexer.pipeline import collect_files
 from search.answer import FALLBACK_PREFIX, ROW_KEYS, QAContext
 from search.qa_evaluate import check_answer, evaluate, load_questions
 from search.question import INTENTS
-from tests.conftest import CORPUS, SEED_001, parsed
+from tests.conftest import CORPUS, CORPUS_FILES, SEED_001, parsed
 
 QUESTIONS = load_questions()
 BY_ID = {q["id"]: q for q in QUESTIONS}
 
 
 def corpus_docs(*extra: Path):
-    files, errors = collect_files([CORPUS, *extra])
+    files, errors = collect_files([*CORPUS_FILES, *extra])
     assert not errors
     return [parsed(f) for f in files]
 
@@ -281,7 +281,7 @@ def qa_index(tmp_path_factory) -> Path:
     from search.engine import Engine
 
     d = tmp_path_factory.mktemp("qa_index")
-    Engine(d).ingest([CORPUS])
+    Engine(d).ingest(CORPUS_FILES)
     return d
 
 

@@ -14,7 +14,7 @@ from search import artifacts
 from search.chunks import build_chunks
 from search.engine import Engine, EngineError
 from search.retrieve import ModelMismatchError, load_retriever
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, CORPUS_FILES
 from ui.cli import main
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ ROW_KEYS = ["doc", "unit", "year", "table", "project", "function", "level1", "le
 @pytest.fixture(scope="session")
 def search_index(tmp_path_factory):
     root = tmp_path_factory.mktemp("search_index")
-    report = Engine(root).ingest([CORPUS])
+    report = Engine(root).ingest(CORPUS_FILES)
     assert report.ok
     return root
 
