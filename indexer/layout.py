@@ -507,7 +507,7 @@ def _stream_rows(
             if role is not None:
                 cells[k] = rows[i].nonempty[0][1]
             i += 1
-        if has_value_col and not got_value and not any(k != name_at for k in cells):
+        if not got_value and not any(k != name_at for k in cells):
             continue  # free text between rows (a reason, a note): not an indicator row
         emit(cells, line)
     return i
