@@ -429,7 +429,6 @@ def _stream_rows(
     pos = {r: k for k, r in enumerate(roles) if r is not None}
     name_at = pos.get("name", max((pos.get(r, -1) for r in ("level1", "level2", "task")), default=-1) + 1)
     tail = [(k, roles[k]) for k in range(name_at + 1, width)]
-    has_value_col = any(r in ("value", "half") for _, r in tail)
 
     def emit(cells: dict[int, Cell], line: int | None) -> None:
         out.append(GridRow(tuple(cells.get(k, Cell("")) for k in range(max(width, name_at + 1))), line=line))
