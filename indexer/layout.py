@@ -86,8 +86,8 @@ class _TableBuilder:
 
     def build(self) -> Table:
         kind = table_kind(self.title)
-        if kind == "department" and self.project and not vocab.TITLE_RE.search(key(self.title)):
-            kind = "project"  # no 部门整体 title, and a 项目名称: a project table
+        if kind == "department" and self.project and not re.search(r"部门|整体", key(self.title)):
+            kind = "project"  # a 项目名称 and no 部门整体 title: a project table
         unit = self.impl_unit or self.unit or _CODE_PREFIX_RE.sub("", self.supervisor)
         return Table(
             kind=kind,
@@ -527,6 +527,11 @@ def _continues_value(prev: GridRow, row: GridRow) -> bool:
     )
 
 
+def _starts_project(row: GridRow) -> bool:
+    ne = row.nonempty
+    return len(ne) >= 2 and _key_of(ne[0][1].text) in vocab.PROJECT_KEYS
+
+
 def _looks_like_indicator_row(row: GridRow) -> bool:
     """Level label(s), then a name, then a value: an indicator row even without a header above it."""
     texts = [c.text for _, c in row.nonempty]
@@ -605,6 +610,13 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             continue
         if builder is None:
             builder = _TableBuilder(title="", source=row.source(file))
+        if builder.rows and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
+            # the next project's fields under the same title: a new table
+            close_section()
+            cols = None
+            tables.append(builder.build())
+            builder = _TableBuilder(title=builder.title, source=row.source(file), year=builder.year,
+                                    unit=builder.unit, supervisor=builder.supervisor)
         hdr = header_columns(row, prev_row)
         if hdr is not None:
             close_section()
