@@ -610,7 +610,7 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             continue
         if builder is None:
             builder = _TableBuilder(title="", source=row.source(file))
-        if builder.rows and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
+        if (builder.rows or section) and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
             # the next project's fields under the same title: a new table
             close_section()
             cols = None
