@@ -136,6 +136,8 @@ def _is_key(k: str) -> bool:
     )
 
 
+# a code opens a new cell: 776001-扎赉特旗人民检察院, [077]淮北市…, (433)乌海市…
+_CODE_START_RE = re.compile(r"^[\[(（]?\d{2,}[\])）\-－]")
 _STRONG = {"l1", "l2", "header", "op", "value", "dir", "vtype"}
 
 
@@ -175,7 +177,7 @@ def split_by_roles(line: str) -> list[str] | None:
             ck[-1] = "num"
             i += 1
             continue
-        if k in ("text", "clutter") and ck and ck[-1] in ("text",):
+        if k in ("text", "clutter") and ck and ck[-1] in ("text",) and not _CODE_START_RE.match(t):
             cells[-1] += " " + t
             i += 1
             continue

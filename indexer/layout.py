@@ -87,8 +87,8 @@ class _TableBuilder:
 
     def build(self) -> Table:
         kind = table_kind(self.title)
-        if kind == "department" and self.project and not vocab.TITLE_RE.search(key(self.title)):
-            kind = "project"  # no 部门整体 title, and a 项目名称: a project table
+        if kind == "department" and self.project and not re.search(r"部门|整体", key(self.title)):
+            kind = "project"  # a 项目名称 and no 部门整体 title: a project table
         unit = self.impl_unit or self.unit or _CODE_PREFIX_RE.sub("", self.supervisor)
         return Table(
             kind=kind,
@@ -432,7 +432,6 @@ def _stream_rows(
     pos = {r: k for k, r in enumerate(roles) if r is not None}
     name_at = pos.get("name", max((pos.get(r, -1) for r in ("level1", "level2", "task")), default=-1) + 1)
     tail = [(k, roles[k]) for k in range(name_at + 1, width)]
-    has_value_col = any(r in ("value", "half") for _, r in tail)
 
     def emit(cells: dict[int, Cell], line: int | None) -> None:
         out.append(GridRow(tuple(cells.get(k, Cell("")) for k in range(max(width, name_at + 1))), line=line))
@@ -510,7 +509,7 @@ def _stream_rows(
             if role is not None:
                 cells[k] = rows[i].nonempty[0][1]
             i += 1
-        if has_value_col and not got_value and not any(k != name_at for k in cells):
+        if not got_value and not any(k != name_at for k in cells):
             continue  # free text between rows (a reason, a note): not an indicator row
         emit(cells, line)
     return i
@@ -529,6 +528,11 @@ def _continues_value(prev: GridRow, row: GridRow) -> bool:
     return classify.kind(last) in ("vtype", "dir", "text") and not any(
         classify.kind(c.text) in ("value", "qual") for _, c in prev.nonempty[1:]
     )
+
+
+def _starts_project(row: GridRow) -> bool:
+    ne = row.nonempty
+    return len(ne) >= 2 and _key_of(ne[0][1].text) in vocab.PROJECT_KEYS
 
 
 def _looks_like_indicator_row(row: GridRow) -> bool:
@@ -609,6 +613,13 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             continue
         if builder is None:
             builder = _TableBuilder(title="", source=row.source(file))
+        if (builder.rows or section) and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
+            # the next project's fields under the same title: a new table
+            close_section()
+            cols = None
+            tables.append(builder.build())
+            builder = _TableBuilder(title=builder.title, source=row.source(file), year=builder.year,
+                                    unit=builder.unit, supervisor=builder.supervisor)
         hdr = header_columns(row, prev_row)
         if hdr is not None:
             close_section()

@@ -14,9 +14,7 @@ SEED_002 = CORPUS / "002_e915be5c49c8d360.txt"
 SEED_003 = CORPUS / "003_be79a3bdad299845.txt"
 SEED_004 = CORPUS / "004_65f67547a9505fce.txt"
 SEEDS = [SEED_000, SEED_001, SEED_002, SEED_003, SEED_004]
-# The demo corpus the search/QA/drafting expectations are written for: the files directly in
-# corpus/ (the seeds and their copies in other formats and layouts).  Sub-folders hold other
-# labelled sets (corpus/realworld/: real downloaded tables, tests/test_realworld.py).
+# the test corpus proper: files directly in corpus/ (corpus/realworld/ is the labelled real-world set)
 CORPUS_FILES = sorted(p for p in CORPUS.iterdir() if p.is_file())
 
 

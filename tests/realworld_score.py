@@ -79,6 +79,7 @@ class DocScore:
     found: int = 0
     value_ok: int = 0
     levels_ok: int = 0
+    project_ok: int = 0  # matched rows whose table's 项目名称 equals the label's (informative)
     error: str = ""
     misses: list[str] = field(default_factory=list)  # labelled names not found
     wrong_values: list[tuple[str, str, str]] = field(default_factory=list)  # name, want, got
@@ -98,6 +99,7 @@ class Totals:
     found: int
     value_ok: int
     levels_ok: int
+    project_ok: int = 0
 
     @property
     def recall(self) -> float:
@@ -162,8 +164,9 @@ def score_document(doc_id: str, src: Path, lab: Path) -> DocScore:
     try:
         doc = parse_file(src)
         rows = list(doc.rows)
+        projects = [t.project for t in doc.tables for _ in t.rows]
     except IngestError as exc:
-        rows = []
+        rows, projects = [], []
         err = exc.reason
     else:
         err = ""
@@ -186,6 +189,8 @@ def score_document(doc_id: str, src: Path, lab: Path) -> DocScore:
             s.value_ok += 1
         else:
             s.wrong_values.append((lb.name, lb.value, r.value))
+        if norm_name(projects[i]) == norm_name(lb.project):
+            s.project_ok += 1
         if levels_match(lb, r.level1, r.level2):
             s.levels_ok += 1
         else:
@@ -203,6 +208,7 @@ def score_all(ids: list[str] | None = None) -> tuple[list[DocScore], Totals]:
         found=sum(s.found for s in scores),
         value_ok=sum(s.value_ok for s in scores),
         levels_ok=sum(s.levels_ok for s in scores),
+        project_ok=sum(s.project_ok for s in scores),
     )
     return scores, totals
 
@@ -233,7 +239,7 @@ def main(argv: list[str]) -> int:
     print(
         f"\nTOTAL {t.docs} documents, {t.labels} labelled rows, {t.output} output rows: "
         f"names {100 * t.recall:.1f}%  value {100 * t.value_acc:.1f}%  levels {100 * t.level_acc:.1f}%  "
-        f"spurious {100 * t.spurious_rate:.1f}%"
+        f"spurious {100 * t.spurious_rate:.1f}%  (project name {100 * t.project_ok / max(1, t.found):.1f}%)"
     )
     return 0
 

@@ -229,3 +229,13 @@ def test_performance_standard_column(tmp_path: Path):
     alone = "一级指标\t二级指标\t三级指标\t绩效标准\n产出指标\t数量指标\t培训人次\t≥200人次\n"
     assert [r.value for r in _doc(tmp_path, both).rows] == ["≥200人次"]
     assert [r.value for r in _doc(tmp_path, alone, "u.txt").rows] == ["≥200人次"]
+
+
+def test_two_project_blocks_under_one_title(tmp_path: Path):
+    text = ("法院业务经费-2023绩效目标表\n项目名称 | 安全隐患维修 |\n一级指标 | 二级指标 | 三级指标 | 指标值 |\n"
+            "产出指标 | 数量指标 | 维修面积 | ≥400平方米 |\n项目名称 | 陪审员经费 |\n一级指标 | 二级指标 | 三级指标 | 指标值 |\n"
+            "产出指标 | 数量指标 | 陪审案件数 | ≥300件 |\n")
+    doc = _doc(tmp_path, text)
+    assert [(t.kind, t.project, [r.name for r in t.rows]) for t in doc.tables] == [
+        ("project", "安全隐患维修", ["维修面积"]), ("project", "陪审员经费", ["陪审案件数"]),
+    ]

@@ -23,7 +23,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 14, 14, 14, 14),
     "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 0, 0, 0, 0),
     "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 5, 4, 4, 4),
-    "fujian_xiuyu_shuili_2025": (4, 5, 3, 2, 3),
+    "fujian_xiuyu_shuili_2025": (4, 4, 3, 2, 3),
     "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 3),
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
     "hainan_shangwu_huizhan_jiangli_2022": (1, 1, 1, 1, 1),
@@ -38,7 +38,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "ningxia_yuanzhou_shuiyuanhanyanglin_2022": (11, 11, 11, 11, 11),
     "shaanxi_chencang_shuili_yinshui_2020": (5, 5, 5, 5, 5),
     "shandong_linyi_shifanfuxiao_2025": (8, 8, 8, 8, 8),
-    "shanxi_jishan_yibao_jiandanglika_2020": (6, 7, 3, 0, 3),
+    "shanxi_jishan_yibao_jiandanglika_2020": (6, 6, 3, 0, 3),
     "sichuan_anju_shijian_shipinjianguan_2021": (10, 10, 10, 10, 10),
     "sichuan_daying_minzheng_guerzhuxue_2022": (9, 9, 9, 9, 9),
     "sichuan_daying_minzheng_yanglao_2020": (5, 5, 4, 4, 4),
@@ -57,7 +57,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.86, "value": 0.97, "levels": 0.96, "spurious": 0.09}
+FLOOR = {"recall": 0.86, "value": 0.97, "levels": 0.96, "spurious": 0.08}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
