@@ -14,7 +14,7 @@ from search import artifacts
 from search.chunks import build_chunks
 from search.engine import Engine, EngineError
 from search.retrieve import ModelMismatchError, load_retriever
-from tests.conftest import CORPUS, CORPUS_FILES
+from tests.conftest import CORPUS_FILES
 from ui.cli import main
 
 pytestmark = pytest.mark.slow
