@@ -26,6 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# the demo corpus: files directly in corpus/ (sub-folders hold the real-world labelled set and scans)
+DEMO_CORPUS = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="bench_ask_")
         index = tmp.name
         print(f"从 corpus/ 构建临时索引 {index} ……", file=sys.stderr)
-        Engine(index).ingest([ROOT / "corpus"])
+        Engine(index).ingest(DEMO_CORPUS)
     engine = Engine(index)
     questions = load_questions(args.questions)
 

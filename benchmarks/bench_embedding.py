@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# the demo corpus: files directly in corpus/ (sub-folders hold the real-world labelled set and scans)
+DEMO_CORPUS = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -68,7 +70,7 @@ def corpus_passages() -> list[str]:
 
     with tempfile.TemporaryDirectory(prefix="bench-emb-") as tmp:
         store = IndexStore(tmp)
-        ingest_paths([ROOT / "corpus"], store)
+        ingest_paths(DEMO_CORPUS, store)
         docs = store.documents()
     return list(dict.fromkeys(c.dense_text for c in build_chunks(docs)))
 

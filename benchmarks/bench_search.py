@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+# the demo corpus: files directly in corpus/ (sub-folders hold the real-world labelled set and scans)
+DEMO_CORPUS = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
 sys.path.insert(0, str(ROOT))
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
@@ -81,7 +83,7 @@ def _base_docs():
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         store = IndexStore(tmp)
-        ingest_paths([ROOT / "corpus"], store)
+        ingest_paths(DEMO_CORPUS, store)
         return store.documents()
 
 
