@@ -1003,6 +1003,7 @@ def create_server(
     asgi: Any = ChineseLocale(app)
     if auth:
         asgi = ThrottledLogin(asgi, LoginThrottle())
+    # http/loop "auto": httptools and uvloop when installed (dependencies), else h11/asyncio
     config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Server(uvicorn.Server(config), demo, f"http://{shown}:{port}/", holder if warm else None)
