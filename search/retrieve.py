@@ -244,6 +244,17 @@ class HybridRetriever:
                 cache[p] = f
         return f
 
+    def _name_positions(self) -> dict[str, frozenset[int]] | None:
+        """Normalised indicator name -> chunk positions, built once per retriever (None for a
+        collection too large to keep it: ``_exact_first`` then checks each candidate)."""
+        names = self.__dict__.get("_names")
+        if names is None and len(self.chunks) <= 500_000:
+            groups: dict[str, set[int]] = {}
+            for p in range(len(self.chunks)):
+                groups.setdefault(self._facts(p)[1], set()).add(p)
+            names = self.__dict__.setdefault("_names", {k: frozenset(v) for k, v in groups.items()})
+        return names
+
     def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
         """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
         if not positions:
@@ -270,7 +281,12 @@ class HybridRetriever:
         An exact hit ranked below others is given the best fused score so scores stay in
         (non-strictly) descending order; an exact hit already on top keeps its own score."""
         q = key(query)
-        exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
+        names = self._name_positions()
+        if names is not None:
+            same = names.get(q)
+            exact = [(p, s) for p, s in ranked if p in same] if same else []
+        else:
+            exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
         if not exact or not ranked:
             return ranked
         best = ranked[0][1]
