@@ -22,6 +22,7 @@ around the most frequent phrasings, so chains of small edits never snowball.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ _THRESHOLD = re.compile(
 _NON_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff\uf900-\ufaff]+")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def core_name(name: str) -> str:
     """Normalised core of an indicator name used for matching.
 
@@ -61,8 +63,12 @@ def core_name(name: str) -> str:
     return _NON_WORD.sub("", s)
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def similar(a: str, b: str) -> bool:
-    """Whether two cores are near-identical phrasings (see module docstring)."""
+    """Whether two cores are near-identical phrasings (see module docstring).
+
+    Pure and memoised: the web server clusters overlapping hit lists of the same few
+    hundred names for every search (difflib dominated the per-search Python time)."""
     if a == b:
         return True
     if not a or not b:
@@ -76,6 +82,11 @@ def similar(a: str, b: str) -> bool:
     matched = sum(m.size for m in sm.get_matching_blocks())
     edits = len(a) + len(b) - 2 * matched
     return edits <= MAX_EDITS and 2 * matched / (len(a) + len(b)) >= RATIO
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 @dataclass(frozen=True)
@@ -118,7 +129,7 @@ def _assign(cores: Counter[str]) -> dict[str, str]:
         best_ratio = -1.0
         for lead in leaders:
             if similar(core, lead):
-                r = SequenceMatcher(None, core, lead, autojunk=False).ratio()
+                r = _ratio(core, lead)
                 if r > best_ratio:
                     best, best_ratio = lead, r
         if best is None:

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,7 +200,17 @@ class HybridRetriever:
         depth = max(depth or self.options.depth, top_k)
         mask = allowed_mask(self.chunks, filters)
         allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None
-        qv = self._encode(queries) if mode != "bm25" and len(self.chunks) else None
+        # the query vectors are computed (or waited for, see QueryBatcher) on a helper thread
+        # while this one does the BM25 part: under load the encoder and the Python work overlap
+        encoding = _encode_pool().submit(self._encode, queries) if mode != "bm25" and len(self.chunks) else None
+        bm_lists: list[list[tuple[int, float]]] = []
+        bm_keep: list[set[int]] = []
+        for q in queries:
+            bm = self._bm25(q, len(self.chunks) if matches_only else depth, mask) if mode != "dense" else []
+            bm_lists.append(bm)
+            if matches_only:
+                bm_keep.append(self._bm25_matches(q, [p for p, _ in bm], mask))
+        qv = encoding.result() if encoding is not None else None
         floor = dense_floor(self.model_id) if matches_only else None
         dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
         if qv is not None:
@@ -210,13 +221,12 @@ class HybridRetriever:
                 dense_lists[i] = self._expand(slots, scores, mask)
         results = []
         for i, q in enumerate(queries):
+            bm = bm_lists[i]
             if not matches_only:
-                bm = self._bm25(q, depth, mask) if mode != "dense" else []
                 r = self._result(q, bm, dense_lists[i], top_k, mode, fusion)
                 results.append(SearchResult(shown[i], r.hits, r.clusters))
                 continue
-            bm = self._bm25(q, len(self.chunks), mask) if mode != "dense" else []
-            keep = self._bm25_matches(q, [p for p, _ in bm], mask)
+            keep = bm_keep[i]
             if floor is not None:
                 keep |= {p for p, s in dense_lists[i] if s >= floor}
             r = self._result(q, bm, dense_lists[i], top_k, mode, fusion, keep=keep)
@@ -244,6 +254,17 @@ class HybridRetriever:
                 cache[p] = f
         return f
 
+    def _name_positions(self) -> dict[str, frozenset[int]] | None:
+        """Normalised indicator name -> chunk positions, built once per retriever (None for a
+        collection too large to keep it: ``_exact_first`` then checks each candidate)."""
+        names = self.__dict__.get("_names")
+        if names is None and len(self.chunks) <= 500_000:
+            groups: dict[str, set[int]] = {}
+            for p in range(len(self.chunks)):
+                groups.setdefault(self._facts(p)[1], set()).add(p)
+            names = self.__dict__.setdefault("_names", {k: frozenset(v) for k, v in groups.items()})
+        return names
+
     def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
         """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
         if not positions:
@@ -270,7 +291,12 @@ class HybridRetriever:
         An exact hit ranked below others is given the best fused score so scores stay in
         (non-strictly) descending order; an exact hit already on top keeps its own score."""
         q = key(query)
-        exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
+        names = self._name_positions()
+        if names is not None:
+            same = names.get(q)
+            exact = [(p, s) for p, s in ranked if p in same] if same else []
+        else:
+            exact = [(p, s) for p, s in ranked if self._facts(p)[1] == q]
         if not exact or not ranked:
             return ranked
         best = ranked[0][1]
@@ -338,6 +364,21 @@ def set_query_cache(size: int) -> None:
     server turns it on (``ui.app.create_server``), where many users type the same words."""
     global _query_cache_size
     _query_cache_size = max(0, int(size))
+
+
+_pool: Any = None
+_pool_lock = threading.Lock()
+
+
+def _encode_pool() -> Any:
+    """Threads that compute query vectors for ``search_many`` (created on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="perfsearch-encode")
+        return _pool
 
 
 class QueryBatcher:

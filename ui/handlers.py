@@ -128,11 +128,13 @@ def display_name(engine: Engine, file: str) -> str:
     return _uploads.display_name(engine.index_dir, file)
 
 
-def source_label(engine: Engine, source: dict[str, Any] | None) -> str:
+def source_label(engine: Engine, source: dict[str, Any] | None, names: dict[str, str] | None = None) -> str:
+    """``names``: the uploads' original names (``search.uploads.load_names``) when the caller already has them."""
     if not source:
         return ""
     ref = SourceRef.from_json(source)
-    return replace(ref, file=display_name(engine, ref.file)).label()  # the one citation format (sheet included)
+    shown = names.get(ref.file, ref.file) if names is not None else display_name(engine, ref.file)
+    return replace(ref, file=shown).label()  # the one citation format (sheet included)
 
 
 def source_path(engine: Engine, file: str) -> Path | None:
@@ -250,6 +252,7 @@ def _levels(hit: dict[str, Any]) -> str:
 
 def rows_frame(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
     """Row dicts (``row_to_json`` shape, maybe with ``score``/``reason``) -> the table the user sees."""
+    names = _uploads.load_names(engine.index_dir) if "来源" in columns else {}  # once per table, not per row
     getters: dict[str, Callable[[int, dict[str, Any]], Any]] = {
         "序号": lambda i, h: i,
         "三级指标": lambda i, h: h.get("name", ""),
@@ -260,7 +263,7 @@ def rows_frame(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence
         "项目/表": lambda i, h: _kind_project(h),
         "一级/二级指标": lambda i, h: _levels(h),
         "未满足的原因": lambda i, h: h.get("reason", ""),
-        "来源": lambda i, h: source_label(engine, h.get("source")),
+        "来源": lambda i, h: source_label(engine, h.get("source"), names),
     }
     data = [[getters[c](i, h) for c in columns] for i, h in enumerate(hits, start=1)]
     return pd.DataFrame(data, columns=list(columns))
