@@ -16,6 +16,7 @@ from indexer.indicators import Columns, has_bracket_items, header_columns, proje
 from indexer.model import ExpenseLine, IndicatorRow, SourceRef, Table
 from indexer.normalize import clean_cell, key, to_simplified
 from indexer.target import parse_target, value_likeness
+from indexer.values.units import MONEY_UNIT_RE
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,9 @@ class _TableBuilder:
         kind = table_kind(self.title)
         if kind == "department" and self.project and not re.search(r"部门|整体", key(self.title)):
             kind = "project"  # a 项目名称 and no 部门整体 title: a project table
-        unit = self.impl_unit or self.unit or _CODE_PREFIX_RE.sub("", self.supervisor)
+        # "单位：万元" names the amount unit, not the organisation
+        unit = next((u for u in (self.impl_unit, self.unit, _CODE_PREFIX_RE.sub("", self.supervisor))
+                     if u and not MONEY_UNIT_RE.match(u.strip())), "")
         return Table(
             kind=kind,
             title=self.title,

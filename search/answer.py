@@ -1209,8 +1209,13 @@ def _row_line(i: int, r: dict[str, Any], sources: Sequence[dict[str, Any]], extr
     else:
         half = f"（半年 {r['half_year']}）" if r["half_year"] and r["half_year"] != r["value"] else ""
         value = (r["value"] or "未填写") + half
-    line = f"  {i}. {r['unit']}｜{r['year']}年｜{kind}｜{levels}｜{r['name']}｜{value}"
+    head = "｜".join(x for x in (r["unit"] or "单位未识别", _year_label(r["year"]), kind, levels, r["name"], value) if x)
+    line = f"  {i}. {head}"
     return line + (f"｜{extra}" if extra else "") + f"\n     来源：{_src_label(sources)}"
+
+
+def _year_label(year: int | None) -> str:
+    return f"{year}年" if year else ""
 
 
 def _table_amount_json(t: dict[str, Any], half_year: bool) -> str:
@@ -1234,7 +1239,8 @@ def render_answer(a: Answer) -> str:
         lines.append(f"\n依据（{len(a.tables)}张表）：")
         for i, t in enumerate(a.tables, 1):
             kind = f"项目“{t['project']}”" if t["project"] else "部门整体"
-            lines.append(f"  {i}. {t['unit']}｜{t['year']}年｜{kind}｜{_table_amount_json(t, half)}"
+            head = "｜".join(x for x in (t["unit"] or "单位未识别", _year_label(t["year"]), kind) if x)
+            lines.append(f"  {i}. {head}｜{_table_amount_json(t, half)}"
                          f"\n     来源：{_src_label(t['sources'])}")  # fmt: skip
     if a.near_misses:
         lines.append(f"\n未满足条件（{len(a.near_misses)}条）：")
