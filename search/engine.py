@@ -66,14 +66,16 @@ class Engine:
             )
 
     def ingest(
-        self, paths: Iterable[Path | str], *, prune: bool = False, progress: Progress | None = None
+        self, paths: Iterable[Path | str], *, prune: bool = False, progress: Progress | None = None,
+        show_progress: bool | None = None,
     ) -> IngestReport:
+        """``show_progress``: embedding progress bar on stderr (None: only for large batches, False: never)."""
         from indexer.pipeline import ingest_paths
 
         try:
             # every new generation also gets its search artefacts (issue 3)
             report = ingest_paths(paths, self.store, prune=prune, progress=progress,
-                                  extra_writer=self._search_writer())
+                                  extra_writer=self._search_writer(show_progress))
             self.rebuild_search_index()  # only when the model or artefact format changed
         except IndexUnavailable as exc:
             raise EngineError(str(exc)) from exc
@@ -111,7 +113,7 @@ class Engine:
         requested = self.requested_model()
         return recorded if requested is None and recorded else resolve_model_id(requested)
 
-    def _search_writer(self):
+    def _search_writer(self, show_progress: bool | None = None):
         """The store's ``extra_writer``: search artefacts for the generation being written."""
 
         def writer(root, generation, docs):
@@ -119,7 +121,7 @@ class Engine:
 
             previous = self.store.manifest()  # not yet switched: the generation being replaced
             encoder = LazyEncoder(self._build_model_id(previous))
-            return write_artifacts(root, generation, docs, encoder, previous)
+            return write_artifacts(root, generation, docs, encoder, previous, show_progress=show_progress)
 
         return writer
 

@@ -26,6 +26,7 @@ from indexer.pipeline import ingest_paths, scan_paths
 from indexer.settings import IngestSettings, SettingsError
 from indexer.store import IndexStore, IndexUnavailable, IndexWriteError
 from tests.conftest import CORPUS, SEED_000, SEED_003
+from tests.conftest import SEEDS as SEEDS_ALL  # noqa: N811
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TRAD = CORPUS / "other_traditional_onecell_2023.txt"
@@ -597,6 +598,16 @@ def test_cli_one_line_per_failure_no_traceback(tmp_path: Path, fake_model):
     ]
     assert "Traceback" not in res.output and "pdfminer" not in res.output
     assert lines[-1].startswith("文件：新增 1 个")
+
+
+def test_cli_no_progress_shows_no_progress_bar(tmp_path: Path, fake_model):
+    from ui.cli import main
+
+    # the seeds give several hundred chunks: enough for the embedding bar unless --no-progress
+    res = CliRunner().invoke(main, ["ingest", *map(str, SEEDS_ALL), "--index", str(tmp_path / "ix"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert "向量化" not in res.stderr and "导入" not in res.stderr.replace("导入文件", "")
+    assert "索引共 5 个文档" in res.stderr
 
 
 def test_cli_usage_errors_are_chinese(tmp_path: Path):

@@ -42,7 +42,7 @@ def run_ingest(engine: Engine, paths, *, prune: bool = False, show_progress: boo
         bar.update(1)
 
     try:
-        report = engine.ingest(paths, prune=prune, progress=progress)
+        report = engine.ingest(paths, prune=prune, progress=progress, show_progress=None if show_progress else False)
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
