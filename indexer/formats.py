@@ -308,9 +308,3 @@ _EXTRACTORS: dict[str, Callable[[Path, IngestSettings], Extraction]] = {
 def extract(path: Path, fmt: str, settings: IngestSettings | None = None) -> Extraction:
     """Grid rows (plus encoding and warnings) of ``path`` read as format ``fmt``."""
     return _EXTRACTORS[fmt](Path(path), settings or current_settings())
-
-
-def extract_rows(path: Path, fmt: str) -> tuple[list[GridRow], str]:
-    """Grid rows and the detected text encoding ("" for binary formats)."""
-    ex = extract(path, fmt)
-    return ex.rows, ex.encoding

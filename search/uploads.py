@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from indexer.formats import SUPPORTED_SUFFIXES, content_matches, unsupported_reason
+from indexer.ingest import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +149,6 @@ def require_uploaded(paths: Sequence[Path], upload_root: Path | str | None) -> N
         if "://" in str(p) or not is_within(p, upload_root):
             log.warning("refused an upload path outside the upload area")
             raise UploadRefused()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def suffix_list() -> str:
