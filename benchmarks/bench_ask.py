@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from search.engine import Engine  # noqa: E402
-from search.qa_evaluate import load_questions  # noqa: E402
+from search.evaluation.qa_evaluate import load_questions  # noqa: E402
 
 TARGET_P95_MS = 200.0
 

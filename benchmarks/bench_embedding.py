@@ -66,7 +66,7 @@ def corpus_passages() -> list[str]:
     """Distinct dense passages of corpus/ (rows and sections), in index order."""
     from indexer.pipeline import ingest_paths
     from indexer.store import IndexStore
-    from search.chunks import build_chunks
+    from search.retrieval.chunks import build_chunks
 
     with tempfile.TemporaryDirectory(prefix="bench-emb-") as tmp:
         store = IndexStore(tmp)
@@ -76,7 +76,7 @@ def corpus_passages() -> list[str]:
 
 
 def eval_queries(n: int) -> list[str]:
-    from search.evaluate import DEFAULT_QUERIES, load_queries
+    from search.evaluation.evaluate import DEFAULT_QUERIES, load_queries
 
     qs = list(dict.fromkeys(q.query for q in load_queries(DEFAULT_QUERIES)))
     return (qs * (n // max(1, len(qs)) + 1))[:n]

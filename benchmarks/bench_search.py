@@ -88,7 +88,7 @@ def _base_docs():
 
 
 def queries() -> list[str]:
-    from search.evaluate import DEFAULT_QUERIES, load_queries
+    from search.evaluation.evaluate import DEFAULT_QUERIES, load_queries
 
     qs = [q.query for q in load_queries(DEFAULT_QUERIES)]
     return list(dict.fromkeys([*qs, *QUERY_EXTRA]))
@@ -129,7 +129,7 @@ class PerturbedEncoder:
 
 def replicate(chunks, n_rows: int):
     """Copies of ``chunks`` with changed unit and year until ``n_rows`` row chunks exist."""
-    from search.chunks import ROW, content_hash
+    from search.retrieval.chunks import ROW, content_hash
 
     out, origin = [], {}
     rows = 0
@@ -155,9 +155,9 @@ def replicate(chunks, n_rows: int):
 # -- children --------------------------------------------------------------------------------
 
 def child_build(size: int, work: Path) -> dict:
-    from search.artifacts import BuildConfig, write_chunk_artifacts
-    from search.chunks import build_chunks
-    from search.tokenize import get_tokenizer, tokenize_fields
+    from search.retrieval.artifacts import BuildConfig, write_chunk_artifacts
+    from search.retrieval.chunks import build_chunks
+    from search.retrieval.tokenize import get_tokenizer, tokenize_fields
 
     get_tokenizer()  # jieba's dictionary load is not part of the BM25 build time
     base = json.loads((work / "base.json").read_text(encoding="utf-8"))
@@ -177,7 +177,7 @@ def child_build(size: int, work: Path) -> dict:
     # bm25s vs rank_bm25 on the same tokens
     tokens = [tokenize_fields(list(c.bm25_fields)) for c in chunks]
     qtok = [tokenize_fields([q]) for q in queries()[:30]]
-    from search.bm25 import BM25Index
+    from search.retrieval.bm25 import BM25Index
 
     t = time.perf_counter()
     bm = BM25Index.build(tokens)
@@ -205,9 +205,9 @@ def child_build(size: int, work: Path) -> dict:
 
 def child_query(size: int, work: Path) -> dict:
     from indexer.store import Manifest
-    from search.artifacts import LazyEncoder, get_encoder, resolve_model_id
-    from search.filters import Filters
-    from search.retrieve import load_retriever, query_threads, torch_threads
+    from search.retrieval.artifacts import LazyEncoder, get_encoder, resolve_model_id
+    from search.retrieval.filters import Filters
+    from search.retrieval.retrieve import load_retriever, query_threads, torch_threads
 
     root = work / f"index-{size}"
     m = Manifest.from_json(json.loads((root / "manifest.json").read_text(encoding="utf-8")))
@@ -266,7 +266,7 @@ def child_query(size: int, work: Path) -> dict:
 
 
 def _faiss_recall(dense, qv: np.ndarray, size: int) -> dict:
-    from search.dense import DenseConfig, DenseIndex
+    from search.retrieval.dense import DenseConfig, DenseIndex
 
     exact = [set(_exact_top(dense.vectors, dense.slots, q, 10).tolist()) for q in qv]
     approx_idx = dense
@@ -294,9 +294,9 @@ def _exact_top(vectors, slots, q, k):
 def ingestion_and_embedding(work: Path) -> list[list[str]]:
     from indexer.pipeline import ingest_paths
     from indexer.store import IndexStore
-    from search.artifacts import get_encoder, resolve_model_id
-    from search.chunks import build_chunks
     from search.engine import Engine
+    from search.retrieval.artifacts import get_encoder, resolve_model_id
+    from search.retrieval.chunks import build_chunks
 
     corpus = ROOT / "corpus"
     files = [p for p in corpus.iterdir() if p.is_file()]
@@ -316,7 +316,7 @@ def ingestion_and_embedding(work: Path) -> list[list[str]]:
     t = time.perf_counter()
     enc.encode_documents(rows_texts, batch_size=64)
     emb_rows_s = time.perf_counter() - t
-    from search.artifacts import RECENT
+    from search.retrieval.artifacts import RECENT
 
     RECENT.clear()
     t = time.perf_counter()

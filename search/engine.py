@@ -36,7 +36,7 @@ class Engine:
         # caches filled lazily: nothing here imports the model, faiss or bm25s
         self._search_lock = threading.Lock()
         self._search_cache: tuple[tuple[str, str | None], Any] | None = None  # ((generation, model), retriever)
-        self._qa_ctx: Any = None  # search.answer.QAContext of self._generation
+        self._qa_ctx: Any = None  # search.qa.answer.QAContext of self._generation
 
     # -- corpus ----------------------------------------------------------------
     @property
@@ -80,7 +80,7 @@ class Engine:
         except IndexUnavailable as exc:
             raise EngineError(str(exc)) from exc
         except Exception as exc:
-            from search.artifacts import SearchError
+            from search.retrieval.artifacts import SearchError
 
             if isinstance(exc, SearchError):  # e.g. the embedding model cannot be loaded
                 raise EngineError(str(exc)) from exc
@@ -96,7 +96,7 @@ class Engine:
         self.require_index()
         return [table_to_json(d, t) for d in self.documents() for t in d.tables]
 
-    # --- search (issue 3): methods below are added by search/retrieve.py's owner ---
+    # --- search (issue 3): methods below are added by search/retrieval/retrieve.py's owner ---
     # Model: Engine(model=...) or $PERFSEARCH_MODEL; None = the model recorded in the
     # index (the default model for a new index).  Encoder and indexes load lazily,
     # once per Engine and index generation.
@@ -107,7 +107,7 @@ class Engine:
         return self.model or os.environ.get("PERFSEARCH_MODEL") or None
 
     def _build_model_id(self, manifest) -> str:
-        from search.artifacts import resolve_model_id
+        from search.retrieval.artifacts import resolve_model_id
 
         recorded = (manifest.artifacts.get("embedding") or {}).get("model")
         requested = self.requested_model()
@@ -117,7 +117,7 @@ class Engine:
         """The store's ``extra_writer``: search artefacts for the generation being written."""
 
         def writer(root, generation, docs):
-            from search.artifacts import LazyEncoder, write_artifacts
+            from search.retrieval.artifacts import LazyEncoder, write_artifacts
 
             previous = self.store.manifest()  # not yet switched: the generation being replaced
             encoder = LazyEncoder(self._build_model_id(previous))
@@ -127,7 +127,7 @@ class Engine:
 
     def search_artifacts_current(self) -> bool:
         """True when the index has search artefacts of this version built by the requested model."""
-        from search.chunks import CHUNK_VERSION
+        from search.retrieval.chunks import CHUNK_VERSION
 
         m = self.store.manifest()
         arts = m.artifacts or {}
@@ -150,8 +150,8 @@ class Engine:
         return True
 
     def retriever(self):
-        """The ``search.retrieve.HybridRetriever`` of the current generation (cached)."""
-        from search.retrieve import SearchError, load_retriever
+        """The ``search.retrieval.retrieve.HybridRetriever`` of the current generation (cached)."""
+        from search.retrieval.retrieve import SearchError, load_retriever
 
         self.require_index()
         with self._search_lock:
@@ -171,7 +171,7 @@ class Engine:
 
     def search(self, query: str, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf",
                matches_only: bool = False):
-        """``search.retrieve.SearchResult`` (hits + clusters) for one query; ``matches_only``:
+        """``search.retrieval.retrieve.SearchResult`` (hits + clusters) for one query; ``matches_only``:
         only hits above the relevance floor, with their number in ``total``."""
         return self.search_batch([query], top_k=top_k, filters=filters, mode=mode, fusion=fusion,
                                  matches_only=matches_only)[0]
@@ -179,8 +179,8 @@ class Engine:
     def search_batch(self, queries, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf",
                      matches_only: bool = False):
         """One ``SearchResult`` per query, same filters for all (queries encoded in one batch)."""
-        from search.filters import FilterError, Filters
-        from search.retrieve import SearchError
+        from search.retrieval.filters import FilterError, Filters
+        from search.retrieval.retrieve import SearchError
 
         try:
             if isinstance(filters, dict):
@@ -195,8 +195,8 @@ class Engine:
         return [h.to_json() for h in self.search(query, **kwargs).hits]
 
     def evaluate_search(self, queries_path=None, *, top_k: int = 10, modes=("bm25", "dense", "hybrid")):
-        """Recall@k, MRR and nDCG@k per mode on a labelled query file (search/evaluate.py)."""
-        from search.evaluate import DEFAULT_QUERIES, evaluate_search, load_queries
+        """Recall@k, MRR and nDCG@k per mode on a labelled query file (search/evaluation/evaluate.py)."""
+        from search.evaluation.evaluate import DEFAULT_QUERIES, evaluate_search, load_queries
 
         queries = load_queries(queries_path or DEFAULT_QUERIES)
         return evaluate_search(self, queries, top_k=top_k, modes=modes)
@@ -204,7 +204,7 @@ class Engine:
     def fast_embed_model_id(self) -> str:
         """The ``--fast-embed`` (onnxruntime int8) variant of this index's model."""
         from indexer.embedding import FAST_SUFFIX, split_precision
-        from search.artifacts import resolve_model_id
+        from search.retrieval.artifacts import resolve_model_id
 
         m = self.store.manifest()
         base = split_precision(self._build_model_id(m))[0] or resolve_model_id(None)
@@ -230,12 +230,12 @@ class Engine:
 
     # --- question answering (issue 4) ---
     def ask(self, question: str):
-        """Answer a Chinese question over all rows and tables (``search.answer.Answer``)."""
+        """Answer a Chinese question over all rows and tables (``search.qa.answer.Answer``)."""
         return self.qa_context().ask(question)
 
     def qa_context(self):
         """Catalog, parser vocabulary and concept matcher, cached per index generation."""
-        from search.answer import QAContext
+        from search.qa.answer import QAContext
 
         self.require_index()
         docs = self.documents()
@@ -250,8 +250,8 @@ class Engine:
         question about a lexicon concept loads no model.  Only when they were built
         by the model question answering would load; the matcher then loads that
         model (ONNX when possible) only for free phrases.  Returns True if used."""
-        from search.answer import semantic_disabled
-        from search.artifacts import get_encoder, load_name_vectors, resolve_model_id
+        from search.qa.answer import semantic_disabled
+        from search.retrieval.artifacts import get_encoder, load_name_vectors, resolve_model_id
 
         if semantic_disabled():
             return False
@@ -285,15 +285,15 @@ class Engine:
     def check(self, source):
         """Check a file path (txt/pdf/xlsx or draft JSON), a Draft, a Table or a Document.
 
-        Returns ``list[search.check.TableReport]``; needs no index (search/check.py)."""
-        from search.check import check_source
+        Returns ``list[search.drafting.check.TableReport]``; needs no index (search/drafting/check.py)."""
+        from search.drafting.check import check_source
 
         return check_source(source)
 
     def suggest(self, text: str, **kwargs):
         """Indicator suggestions grouped by 一级/二级 for a project name, goal or indicator
-        (``search.suggest.suggest``; keyword arguments are documented there)."""
-        from search.suggest import suggest
+        (``search.drafting.suggest.suggest``; keyword arguments are documented there)."""
+        from search.drafting.suggest import suggest
 
         self.require_index()
         return suggest(self, text, **kwargs)

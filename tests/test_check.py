@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from search.check import (
+from search.drafting.check import (
     RULES,
     Finding,
     check_draft,
@@ -17,7 +17,7 @@ from search.check import (
     table_framework,
     vague_reason,
 )
-from search.draft import Draft, DraftRow
+from search.drafting.draft import Draft, DraftRow
 from tests.conftest import CORPUS, SEED_000, SEED_001, SEED_002, SEED_003, SEED_004, parsed
 
 GBK = CORPUS / "other_gbk_pipes_columns_2024.txt"

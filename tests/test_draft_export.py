@@ -8,8 +8,8 @@ import openpyxl
 import pytest
 
 from indexer.ingest import parse_file
-from search.draft import Draft, DraftError, DraftRow, draft_from_table
-from search.export import export_draft, merge_spans
+from search.drafting.draft import Draft, DraftError, DraftRow, draft_from_table
+from search.drafting.export import export_draft, merge_spans
 from tests.conftest import CORPUS, SEED_000, SEED_003, parsed
 
 GBK = CORPUS / "other_gbk_pipes_columns_2024.txt"  # has a 指标解释 column

@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError, replace
 
 import pytest
 
-from search.draft import (
+from search.drafting.draft import (
     Draft,
     DraftError,
     DraftRow,

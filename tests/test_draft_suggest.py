@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.cluster import Cluster
-from search.suggest import (
+from search.drafting.cluster import Cluster
+from search.drafting.suggest import (
     Catalog,
     SuggestError,
     canonical_levels,
@@ -240,7 +240,7 @@ def test_suggest_cli_json_and_batch(draft_index, tmp_path):
 
 @pytest.mark.slow
 def test_leave_one_table_out_eval(engine, draft_index):
-    from search.draft_evaluate import evaluate_drafting
+    from search.evaluation.draft_evaluate import evaluate_drafting
 
     rep = evaluate_drafting(engine)
     by_project = {t.project: t for t in rep.tables}
@@ -262,7 +262,7 @@ def test_leave_one_table_out_eval(engine, draft_index):
 
 @pytest.mark.slow
 def test_draft_pick_adds_numbered_suggestions(draft_index, tmp_path):
-    from search.draft import DraftRow, load_draft
+    from search.drafting.draft import DraftRow, load_draft
     from ui.cli import main
 
     runner = CliRunner()

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from indexer.embedding import Encoder, budget_batches, encode_budgeted, split_precision
-from search import artifacts
-from search.answer import QAContext
-from search.concepts import ConceptMatcher
+from search.qa.answer import QAContext
+from search.qa.concepts import ConceptMatcher
+from search.retrieval import artifacts
 from tests.conftest import CORPUS, ROOT, parsed
 from tests.test_search_fakes import FakeEncoder
 
@@ -140,7 +140,7 @@ def fake_index(tmp_path, monkeypatch):
 
 def test_index_stores_name_and_concept_vectors(fake_index):
     from indexer.store import IndexStore
-    from search.artifacts import load_name_vectors, semantic_concepts
+    from search.retrieval.artifacts import load_name_vectors, semantic_concepts
 
     index, files = fake_index
     m = IndexStore(index).manifest()

@@ -105,7 +105,7 @@ def test_no_table_is_imported_as_passages(tmp_path: Path):
     doc = _doc(tmp_path, "关于2024年预算公开的说明\n本单位没有绩效目标表。\n")
     assert doc.rows == () and doc.warnings == (NO_TABLE_WARNING,)
     assert [(p.text, p.source.line) for p in doc.passages] == [("关于2024年预算公开的说明 本单位没有绩效目标表。", 1)]
-    from search.chunks import document_chunks
+    from search.retrieval.chunks import document_chunks
 
     chunks = document_chunks(doc)
     assert [(c.kind, c.row["name"], c.row["source"]["line"]) for c in chunks] == [("section", "正文", 1)]
@@ -186,8 +186,8 @@ def test_operator_in_a_nature_column_and_direction_kept_out(tmp_path: Path):
 
 
 def test_passages_are_found_by_search_with_their_line(tmp_path: Path):
-    from search.artifacts import RECENT
-    from search.retrieve import load_retriever
+    from search.retrieval.artifacts import RECENT
+    from search.retrieval.retrieve import load_retriever
     from tests.test_search_fakes import FakeEncoder
     from tests.test_search_index import _write
 

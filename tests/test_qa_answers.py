@@ -17,9 +17,9 @@ import pytest
 from indexer.model import row_to_json
 from indexer.normalize import key
 from indexer.pipeline import collect_files
-from search.answer import FALLBACK_PREFIX, ROW_KEYS, QAContext
-from search.qa_evaluate import check_answer, evaluate, load_questions
-from search.question import INTENTS
+from search.evaluation.qa_evaluate import check_answer, evaluate, load_questions
+from search.qa.answer import FALLBACK_PREFIX, ROW_KEYS, QAContext
+from search.qa.question import INTENTS
 from tests.conftest import CORPUS, CORPUS_FILES, SEED_001, parsed
 
 QUESTIONS = load_questions()
@@ -299,7 +299,7 @@ def engine(qa_index):
 
 @pytest.mark.slow
 def test_question_set_passes_with_engine_and_model(engine):
-    from search.qa_evaluate import evaluate_engine
+    from search.evaluation.qa_evaluate import evaluate_engine
 
     rep = evaluate_engine(engine)
     assert rep.failures == []
@@ -308,7 +308,7 @@ def test_question_set_passes_with_engine_and_model(engine):
 
 @pytest.mark.slow
 def test_semantic_threshold_matters(engine):
-    from search.concepts import SEMANTIC_THRESHOLD
+    from search.qa.concepts import SEMANTIC_THRESHOLD
 
     m = engine.qa_context().matcher
     tuned = m.match("覆盖率", False)

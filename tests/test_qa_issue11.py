@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from search.answer import FALLBACK_PREFIX, QAContext
-from search.qa_evaluate import STAFF_QUESTIONS, evaluate, load_questions
+from search.evaluation.qa_evaluate import STAFF_QUESTIONS, evaluate, load_questions
+from search.qa.answer import FALLBACK_PREFIX, QAContext
 from tests.test_qa_answers import corpus_docs
 
 M, D, Z = "苏州市教育质量监测中心", "苏州市电化教育馆", "苏州市教育装备与勤工俭学管理办公室"

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from search.question import Condition, Filters, Plan, build_vocabulary, parse_condition, parse_question
+from search.qa.question import Condition, Filters, Plan, build_vocabulary, parse_condition, parse_question
 from tests.conftest import CORPUS, parsed
 
 U0 = "苏州市教育质量监测中心"

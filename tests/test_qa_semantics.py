@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.target import parse_target
-from search.question import Condition, check_target
+from search.qa.question import Condition, check_target
 
 GE90 = Condition("≥", 90.0, "%")
 

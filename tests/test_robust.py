@@ -198,7 +198,7 @@ def small_disk(tmp_path: Path):
 
 
 def _fake_search_writer():
-    from search.artifacts import write_artifacts
+    from search.retrieval.artifacts import write_artifacts
     from tests.test_search_fakes import FakeEncoder
 
     enc = FakeEncoder()
@@ -574,7 +574,7 @@ def test_a_thousand_nested_folders_no_recursion_error(tmp_path: Path, part: str,
 
 @pytest.fixture()
 def fake_model(monkeypatch):
-    from search import artifacts
+    from search.retrieval import artifacts
     from tests.test_search_fakes import FakeEncoder
 
     monkeypatch.setitem(artifacts._encoders, "fake:bigram-64", FakeEncoder())

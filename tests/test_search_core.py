@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.chunks import ChunkTable, build_chunks
-from search.cluster import cluster_rows, core_name, similar
-from search.filters import FilterError, Filters, allowed_mask
-from search.fuse import minmax, rrf, weighted
-from search.tokenize import TokenizerConfig, get_tokenizer, tokenize
+from search.drafting.cluster import cluster_rows, core_name, similar
+from search.retrieval.chunks import ChunkTable, build_chunks
+from search.retrieval.filters import FilterError, Filters, allowed_mask
+from search.retrieval.fuse import minmax, rrf, weighted
+from search.retrieval.tokenize import TokenizerConfig, get_tokenizer, tokenize
 from tests.conftest import CORPUS, SEED_001, parsed
 
 # -- tokenizer -------------------------------------------------------------------------

@@ -10,12 +10,12 @@ import pytest
 
 from indexer.ingest import parse_file
 from indexer.store import IndexStore, Manifest
-from search.artifacts import RECENT, BuildConfig, write_artifacts
-from search.bm25 import BM25Index
-from search.chunks import build_chunks
-from search.dense import DenseConfig, DenseIndex, choose_kind
-from search.filters import Filters
-from search.retrieve import ModelMismatchError, SearchIndexMissing, load_retriever
+from search.retrieval.artifacts import RECENT, BuildConfig, write_artifacts
+from search.retrieval.bm25 import BM25Index
+from search.retrieval.chunks import build_chunks
+from search.retrieval.dense import DenseConfig, DenseIndex, choose_kind
+from search.retrieval.filters import Filters
+from search.retrieval.retrieve import ModelMismatchError, SearchIndexMissing, load_retriever
 from tests.conftest import CORPUS, SEED_001, SEED_003
 from tests.test_search_fakes import FakeEncoder
 
@@ -271,7 +271,7 @@ def test_unloadable_model_is_a_chinese_engine_error(tmp_path, monkeypatch):
 
 
 def test_query_normalisation_and_short_query_weights():
-    from search.retrieve import normalize_query, rrf_weights
+    from search.retrieval.retrieve import normalize_query, rrf_weights
 
     assert normalize_query("学生家长对学校满不满意") == "学生家长对学校满意"
     assert normalize_query("预算花没花完") == "预算花完"

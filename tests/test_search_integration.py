@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from indexer.embedding import default_model_id
 from indexer.store import IndexStore
-from search import artifacts
-from search.chunks import build_chunks
 from search.engine import Engine, EngineError
-from search.retrieve import ModelMismatchError, load_retriever
+from search.retrieval import artifacts
+from search.retrieval.chunks import build_chunks
+from search.retrieval.retrieve import ModelMismatchError, load_retriever
 from tests.conftest import CORPUS_FILES
 from ui.cli import main
 
@@ -205,7 +205,7 @@ def test_eval_hybrid_beats_bm25_and_dense(search_index, monkeypatch):
 
 
 def test_copies_of_a_table_in_other_formats_are_one_hit(engine):
-    from search.retrieve import copy_identity
+    from search.retrieval.retrieve import copy_identity
 
     res = engine.search("师生满意度大于 90%", top_k=10)
     idents = [copy_identity(h.row) for h in res.hits]

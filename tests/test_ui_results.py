@@ -29,8 +29,8 @@ def engine(tmp_path_factory):
 @pytest.fixture(scope="module")
 def copies_engine(tmp_path_factory):
     """One table set as text and as PDF (the same 部门整体 and project tables), with the fake encoder."""
-    from search import artifacts
     from search.engine import Engine
+    from search.retrieval import artifacts
     from tests.test_search_fakes import FakeEncoder
     from tests.test_ui_handlers import _corpus_file
 
@@ -69,7 +69,7 @@ def test_unit_filter_is_not_padded(h, engine):
 
 
 def test_filter_only_listing_shows_each_indicator_once(h, copies_engine):
-    from search.retrieve import copy_identity
+    from search.retrieval.retrieve import copy_identity
 
     rows = copies_engine.rows_json()
     suzhou = [r for r in rows if r["unit"] == "苏州市教育质量监测中心"]
@@ -81,7 +81,7 @@ def test_filter_only_listing_shows_each_indicator_once(h, copies_engine):
 
 
 def test_level_labels_are_canonical(h, copies_engine, engine):
-    from search.levels import canonical_levels
+    from search.retrieval.levels import canonical_levels
 
     for eng in (engine, copies_engine):
         c = h.filter_choices(eng)
@@ -189,7 +189,7 @@ def test_query_batcher_answers_concurrent_callers_in_batches():
 
     import numpy as np
 
-    from search.retrieve import QueryBatcher
+    from search.retrieval.retrieve import QueryBatcher
 
     calls: list[list[str]] = []
 

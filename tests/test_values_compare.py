@@ -7,7 +7,7 @@ import pytest
 from indexer.normalize import key
 from indexer.target import parse_target
 from indexer.values.compare import Condition, amount_satisfies, check_target
-from search.question import parse_condition
+from search.qa.question import parse_condition
 
 TARGETS = ["≥85%", "≥90%", "≥95%", ">90%", "≤85%", "≤90%", "≤95%", "<90%", "=90%", "90%", "85%-95%"]
 # question (X = 90%, range 88%～92%) -> expected verdict per target above (y = satisfied)

@@ -9,7 +9,7 @@ from indexer.normalize import key
 from indexer.target import parse_target
 from indexer.values import lexicon, units
 from indexer.values.compare import Condition, check_target
-from search.question import parse_condition
+from search.qa.question import parse_condition
 
 PREFIX = sorted(lexicon.PREFIX_OPS)
 SUFFIX = sorted(lexicon.SUFFIX_OPS)
@@ -44,7 +44,7 @@ def test_not_exceeding_is_at_most():
 
 def test_no_second_copy_of_the_lexicon():
     import indexer.target as target
-    import search.question as question
+    import search.qa.question as question
 
     assert target._STRONG_OPS is lexicon.STRONG_PREFIX_OPS
     assert target._SUFFIX_OPS is lexicon.SUFFIX_OPS
@@ -54,8 +54,8 @@ def test_no_second_copy_of_the_lexicon():
 
 
 def test_checker_and_cluster_use_the_same_tables():
-    import search.check as check
-    import search.cluster as cluster
+    import search.drafting.check as check
+    import search.drafting.cluster as cluster
 
     assert check.PERCENT_UNITS is units.PERCENT_UNITS and check.TIME_UNITS is units.TIME_UNITS
     # every operator phrase is stripped from a name the same way

@@ -118,7 +118,7 @@ class EngineHolder:
                     engine.search("满意度", top_k=1)  # loads the retriever and the query encoder
                     engine.qa_context()
                 # what the web search adds: the relevance floor, canonical level labels, dropdowns
-                from search.filters import canonical_level_columns
+                from search.retrieval.filters import canonical_level_columns
 
                 engine.search("满意度", top_k=1, matches_only=True)
                 # Load now what the first burst of users would otherwise wait for, all of them at
@@ -944,8 +944,8 @@ def serving_threads() -> None:
     FAISS (OpenMP) would otherwise start a thread team per query search; with several
     requests in flight these teams spin against each other (measured 18 ms per flat
     search of 400 vectors under load vs under 1 ms with one thread).  Query encoding
-    already runs one batch at a time (``search.retrieve.QueryBatcher``)."""
-    from search.retrieve import set_query_cache
+    already runs one batch at a time (``search.retrieval.retrieve.QueryBatcher``)."""
+    from search.retrieval.retrieve import set_query_cache
 
     set_query_cache(QUERY_CACHE)
     n = int(os.environ.get("PERFSEARCH_FAISS_THREADS", "1") or 1)

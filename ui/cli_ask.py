@@ -118,7 +118,7 @@ def ask_cmd(
 def run_ask_eval(index: str | None, questions: str | None = None, as_json: bool = False,
                  model: str | None = None) -> int:  # fmt: skip
     """Print question-answering accuracy per intent; returns the number of failed questions."""
-    from search.qa_evaluate import evaluate_engine
+    from search.evaluation.qa_evaluate import evaluate_engine
 
     engine = Engine(index, model=model)
     try:
@@ -173,7 +173,7 @@ def attach_ask_flag(cmd: click.Command) -> None:
 
 def eval_ask_text(engine: Engine, options: dict) -> str:
     """``ui.cli_search.EVALUATORS["ask"]``: accuracy per intent as a table (or JSON)."""
-    from search.qa_evaluate import evaluate_engine
+    from search.evaluation.qa_evaluate import evaluate_engine
 
     engine.require_index()
     rep = evaluate_engine(engine, options.get("ask_questions"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from indexer.model import IngestError
-from search.draft import (
+from search.drafting.draft import (
     Draft,
     DraftError,
     DraftRow,
@@ -67,7 +67,7 @@ def _echo_json(obj) -> None:
 
 
 def _print_report(rep, show: set[str]) -> None:
-    from search.check import table_framework
+    from search.drafting.check import table_framework
 
     t = rep.table
     click.echo(f"【{rep.file}】{rep.label}（指标框架：{FRAMEWORK_LABELS[(table_framework(t), t.kind)]}）")
@@ -122,7 +122,7 @@ def check_cmd(file: Path, as_json: bool, strict: bool, min_severity: str) -> Non
       perfsearch check 我的草稿.json --json
       perfsearch check 申报表.xlsx --strict --min-severity warning
     """
-    from search.check import SEVERITIES
+    from search.drafting.check import SEVERITIES
 
     try:
         reports = Engine(None).check(file)
@@ -221,7 +221,7 @@ def draft_new(
         raise InputError(f"{out.name}：文件已存在（如需覆盖请加 --force）")
     if from_file is not None:
         from indexer.ingest import parse_file
-        from search.draft import draft_from_table
+        from search.drafting.draft import draft_from_table
 
         try:
             doc = parse_file(from_file)
@@ -306,8 +306,8 @@ def draft_pick(
       perfsearch draft pick 草稿.json 教师培训 -n 1 -n 4 -n 9
       perfsearch draft edit 草稿.json 2 --value "≥2000人"
     """
-    from search.draft import row_from_suggestion
-    from search.suggest import SuggestError
+    from search.drafting.draft import row_from_suggestion
+    from search.drafting.suggest import SuggestError
 
     draft = _load(draft_file)
     engine = Engine(index, model=model)
@@ -418,7 +418,7 @@ def draft_export(draft_file: Path, out: Path) -> None:
       perfsearch draft export 草稿.json --out 绩效目标表.xlsx
       perfsearch draft export 草稿.json --out 绩效目标表.csv
     """
-    from search.export import export_draft
+    from search.drafting.export import export_draft
 
     draft = _load(draft_file)
     try:
@@ -511,7 +511,7 @@ def suggest_cmd(
       perfsearch suggest 学前教育资助 --exclude 003_be79a3bdad299845.txt#8
       perfsearch suggest --batch 项目名称.txt --json > 建议.jsonl
     """
-    from search.suggest import SuggestError
+    from search.drafting.suggest import SuggestError
 
     if (text is None) == (batch is None):
         raise click.UsageError("请给出一个输入，或用 --batch 指定输入文件（二者选一）")
@@ -545,7 +545,7 @@ def suggest_cmd(
 
 def _eval_draft(engine: Engine, options: dict) -> str:
     """``perfsearch eval --draft``: leave-one-table-out evaluation of suggest."""
-    from search.draft_evaluate import DEFAULT_TOP_N, evaluate_drafting
+    from search.evaluation.draft_evaluate import DEFAULT_TOP_N, evaluate_drafting
 
     top_n = options.get("top_k") or DEFAULT_TOP_N
     ctx = click.get_current_context(silent=True)

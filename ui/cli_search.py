@@ -142,7 +142,7 @@ def _eval_search(engine: Engine, options: dict) -> str:
 
 def _eval_fast_embed(engine: Engine, options: dict) -> str:
     """Default vectors vs ``--fast-embed`` (int8) vectors, side by side."""
-    from search.evaluate import MODE_LABELS
+    from search.evaluation.evaluate import MODE_LABELS
 
     current, fast = engine.evaluate_search_fast(options.get("queries"), top_k=options["top_k"])
     if options.get("as_json"):

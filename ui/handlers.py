@@ -83,11 +83,11 @@ def _typed_exceptions() -> tuple[type[BaseException], ...]:
     """The library's user-facing exception types (optional modules included when present)."""
     extra: list[type[BaseException]] = []
     for mod, name in (
-        ("search.draft", "DraftError"),
-        ("search.filters", "FilterError"),
-        ("search.suggest", "SuggestError"),
-        ("search.answer", "AnswerError"),
-        ("search.retrieve", "SearchError"),
+        ("search.drafting.draft", "DraftError"),
+        ("search.retrieval.filters", "FilterError"),
+        ("search.drafting.suggest", "SuggestError"),
+        ("search.qa.answer", "AnswerError"),
+        ("search.retrieval.retrieve", "SearchError"),
     ):
         with contextlib.suppress(ImportError, AttributeError):
             extra.append(getattr(__import__(mod, fromlist=[name]), name))
@@ -191,10 +191,10 @@ def filter_choices(
     They cascade: years are those of the chosen unit, projects those of the chosen
     unit and year, 二级 labels those under the chosen 一级, so an impossible
     combination cannot be picked.  一级/二级 are the canonical labels
-    (``search.levels``): ``效益 / 效益指标 / 效益指標 / 项目效益指标`` are one choice.
+    (``search.retrieval.levels``): ``效益 / 效益指标 / 效益指標 / 项目效益指标`` are one choice.
     """
     from indexer.normalize import key
-    from search.levels import canonical_levels, group_order, level1_matches
+    from search.retrieval.levels import canonical_levels, group_order, level1_matches
 
     if not engine.has_index():
         return {k: [(ALL_LABEL, ALL)] for k in FILTER_FIELDS}
@@ -334,8 +334,8 @@ def _engine_search(engine: Engine, query: str, filters: dict[str, Any], k: int) 
 def browse(engine: Engine, filters: dict[str, Any], k: int) -> tuple[list[dict], int]:
     """Rows matching the filters, in index order, each indicator once (copies of one table
     in several formats are one row, by the search's own rule): (the first ``k``, total)."""
-    from search.filters import Filters
-    from search.retrieve import copy_identity
+    from search.retrieval.filters import Filters
+    from search.retrieval.retrieve import copy_identity
 
     f = Filters.from_json(filters)
     regions = {d.file: d.region for d in engine.documents()}
@@ -775,7 +775,7 @@ def iter_draft_rows(frame: pd.DataFrame | list | dict | None) -> Iterator[tuple[
 
 def draft_from_frame(frame: Any, project: str = "", unit: str = "", year: Any = None, goal: str = "",
                      funds: Any = ""):  # fmt: skip
-    from search.draft import Draft, DraftRow
+    from search.drafting.draft import Draft, DraftRow
 
     y = None
     with contextlib.suppress(TypeError, ValueError):
@@ -846,7 +846,7 @@ def check_draft(engine: Engine, frame: Any, project: str = "", unit: str = "", y
 def export_draft(frame: Any, project: str = "", unit: str = "", year: Any = None, out_dir: Path | str | None = None,
                  *, goal: str = "", funds: Any = "") -> Path:  # fmt: skip
     """The draft as an .xlsx 绩效目标表 (年度绩效目标, 项目资金, 半年指标值, 权重, 指标解释 when filled in)."""
-    from search.export import export_draft as _export
+    from search.drafting.export import export_draft as _export
 
     draft = draft_from_frame(frame, project, unit, year, goal, funds)
     if not draft.rows:

@@ -8,8 +8,8 @@ question's condition means against a target value.
 * :mod:`indexer.values.compare` — :class:`Condition`, :func:`check_target`
   (the threshold semantics table) and :func:`amount_satisfies`.
 
-Ingestion (``indexer.target``), question parsing (``search.question``), the
-checker (``search.check``) and clustering (``search.cluster``) all read these
+Ingestion (``indexer.target``), question parsing (``search.qa.question``), the
+checker (``search.drafting.check``) and clustering (``search.drafting.cluster``) all read these
 modules; no other module may define its own copy.
 """
 

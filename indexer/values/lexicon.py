@@ -4,7 +4,7 @@ Every phrase maps to one of ``≥ ≤ > < =``.  Prefix words stand before the
 number (``不低于90%``), suffix words after it (``90%以上``).  *Weak* prefix
 words (``达到``, ``控制在``) yield to a suffix word in a target value
 (``控制在95%以上`` is ``≥``).  The target parser (``indexer.target``) and the
-question parser (``search.question``) both read these tables, and
+question parser (``search.qa.question``) both read these tables, and
 ``tests/test_values_lexicon.py`` pins that they agree on every phrase.
 """
 

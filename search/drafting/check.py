@@ -44,7 +44,7 @@ from indexer.values.units import (
     TIMES_UNITS,
 )
 from indexer.values.units import MONEY_UNIT_RE as _MONEY_UNIT_RE
-from search.draft import Draft, draft_to_table, load_draft
+from search.drafting.draft import Draft, draft_to_table, load_draft
 
 log = logging.getLogger(__name__)
 

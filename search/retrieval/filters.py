@@ -3,7 +3,7 @@
 Text fields (unit, region, project, doc) match after
 ``indexer.normalize.key`` normalisation by containment, so ``电化教育馆`` matches
 ``苏州市电化教育馆`` and ``花莲县`` matches ``花蓮縣``; ``level1``/``level2`` compare
-the canonical labels of ``search.levels`` (``效益`` / ``效益指標`` / ``项目效益指标``
+the canonical labels of ``search.retrieval.levels`` (``效益`` / ``效益指標`` / ``项目效益指标``
 all filter as ``效益指标``, ``数量`` matches ``数量指标``); ``year`` is exact and
 ``table`` is exactly ``department`` or ``project``.  The result is the set of
 allowed chunk positions, which the retrievers rank within (no recall lost to
@@ -18,8 +18,8 @@ import numpy as np
 
 from indexer.model import TABLE_KINDS
 from indexer.normalize import key
-from search.chunks import TABLE_CODES, TEXT_FIELDS, ChunkTable
-from search.levels import canonical_levels, level1_matches, level2_matches
+from search.retrieval.chunks import TABLE_CODES, TEXT_FIELDS, ChunkTable
+from search.retrieval.levels import canonical_levels, level1_matches, level2_matches
 
 LEVEL_FIELDS = ("level1", "level2")
 

@@ -34,7 +34,7 @@ from indexer.normalize import key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUERIES = Path(__file__).resolve().parent.parent / "eval" / "queries.jsonl"
+DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "eval" / "queries.jsonl"
 MODES = ("bm25", "dense", "hybrid")
 MODE_LABELS = {"bm25": "BM25 关键词", "dense": "向量语义", "hybrid": "混合（RRF）"}
 TYPE_LABELS = {
@@ -204,7 +204,7 @@ def run_eval(search: SearchFn, queries: Sequence[LabelledQuery], rows: Iterable[
 def evaluate_search(engine, queries: Sequence[LabelledQuery], top_k: int = 10, modes: Sequence[str] = MODES
                     ) -> EvalReport:
     """Evaluate an ``Engine``'s search on ``queries``."""
-    from search.chunks import build_chunks
+    from search.retrieval.chunks import build_chunks
 
     docs = engine.documents()
     groups = doc_groups(docs)

@@ -19,7 +19,7 @@ How candidates are ranked (relevance, not frequency alone):
    contributes *all* its indicators, including ones the query does not mention.
 3. Row score ``S = R + TABLE_WEIGHT * T`` (``T`` halved for 部门整体 tables,
    whose goals span many duties; no ``T`` for their standard 决策/过程 rows); rows are grouped by canonical
-   一级/二级 and clustered with ``search.cluster.cluster_rows`` (near-identical
+   一级/二级 and clustered with ``search.drafting.cluster.cluster_rows`` (near-identical
    phrasings across units).  Cluster score = best member score
    + ``SUPPORT_WEIGHT`` * sum of the other members' best score per table
    (agreement between several relevant tables counts, unrelated popularity does not).
@@ -50,14 +50,14 @@ from typing import Any
 from indexer import vocab
 from indexer.model import Document, Table, row_to_json
 from indexer.normalize import key
-from search.check import has_explicit_operator
-from search.cluster import Cluster, cluster_rows, core_name
-from search.levels import LEVEL1_LABELS, canonical_levels, group_order  # noqa: F401 - re-exported
+from search.drafting.check import has_explicit_operator
+from search.drafting.cluster import Cluster, cluster_rows, core_name
+from search.retrieval.levels import LEVEL1_LABELS, canonical_levels, group_order  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 
 # Ranking parameters (see module docstring); chosen on the leave-one-table-out
-# evaluation (search/draft_evaluate.py), kept few and round to limit overfitting.
+# evaluation (search/evaluation/draft_evaluate.py), kept few and round to limit overfitting.
 RANK_SCALE = 10.0
 TABLE_WEIGHT = 0.8
 SUPPORT_WEIGHT = 0.15
@@ -166,7 +166,7 @@ class Catalog:
 
     def map_positions(self, docs: Sequence[Document], chunk_rows) -> None:
         """Map chunk positions to (table, row index); ``chunk_rows(p)`` gives the stored hit object."""
-        from search.chunks import ROW, build_chunks
+        from search.retrieval.chunks import ROW, build_chunks
 
         by_doc_table = {(t.doc.file, t.index): t for t in self.tables}
         chunks = build_chunks(docs)
@@ -540,7 +540,7 @@ def suggest(
     describe a department's duties, are not suggested).  Suggestions coming only from
     tables that do not match the input above the search's relevance floor are marked
     ``weak``; ``SuggestResult.weak`` when no table matches at all."""
-    from search.filters import Filters
+    from search.retrieval.filters import Filters
 
     text = (text or "").strip()
     if not text:

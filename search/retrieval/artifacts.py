@@ -3,12 +3,12 @@
 Files (all named after the generation, cleaned up by ``IndexStore`` once no
 manifest refers to them)::
 
-    chunks-<gen>.jsonl / .npz     hit objects + filter columns (search.chunks.ChunkTable)
+    chunks-<gen>.jsonl / .npz     hit objects + filter columns (search.retrieval.chunks.ChunkTable)
     vec-<gen>.npy                 float32 vectors, rows sorted by slot
     vec-<gen>-slots.npy           int64 slot of each vector row
     vec-<gen>-hashes.npy          content hash of each vector row (model-independent)
-    faiss-<gen>.index             FAISS index over the slots (search.dense)
-    bm25-<gen>/                   bm25s index over the chunk positions (search.bm25)
+    faiss-<gen>.index             FAISS index over the slots (search.retrieval.dense)
+    bm25-<gen>/                   bm25s index over the chunk positions (search.retrieval.bm25)
 
 Embeddings of chunks whose content hash is already in the previous generation's
 vectors (built by the same model) are reused, so only changed or new chunks are
@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 
 from indexer.model import Document
-from search.bm25 import BM25Config, BM25Index
-from search.chunks import CHUNK_VERSION, ROW, Chunk, ChunkTable, build_chunks
-from search.dense import DenseConfig, DenseIndex
-from search.tokenize import TokenizerConfig, tokenize_fields
+from search.retrieval.bm25 import BM25Config, BM25Index
+from search.retrieval.chunks import CHUNK_VERSION, ROW, Chunk, ChunkTable, build_chunks
+from search.retrieval.dense import DenseConfig, DenseIndex
+from search.retrieval.tokenize import TokenizerConfig, tokenize_fields
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +285,7 @@ def _embed_cached(encoder, hashes: list[str], texts: list[str], show_progress: b
 class NameVectors:
     """Query-prompt embeddings of every distinct indicator name (``key()`` form) and of
     the semantic lexicon concepts, stored at ingest so that answering a question
-    never loads the model for them (``search.concepts.ConceptMatcher.use_stored``)."""
+    never loads the model for them (``search.qa.concepts.ConceptMatcher.use_stored``)."""
 
     keys: list[str]
     vectors: np.ndarray  # (len(keys), dim) float32
@@ -326,7 +326,7 @@ def name_keys(chunks: list[Chunk]) -> list[str]:
 
 
 def semantic_concepts() -> list[str]:
-    from search.concepts import LEXICON
+    from search.qa.concepts import LEXICON
 
     return [c.id for c in LEXICON if c.semantic]
 

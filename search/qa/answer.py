@@ -1,4 +1,4 @@
-"""Execute a :class:`~search.question.Plan` over ALL indicator rows and tables.
+"""Execute a :class:`~search.qa.question.Plan` over ALL indicator rows and tables.
 
 * :class:`Catalog` groups the index: copies of one table (the same unit, year,
   kind and project in a .txt, .pdf and .xlsx file) form one
@@ -26,8 +26,8 @@ from indexer.normalize import key
 from indexer.values.compare import amount_satisfies, semantics_note
 from indexer.values.units import UNIT_FAMILIES
 from indexer.vocab import level1_category
-from search.concepts import CONCEPTS, ConceptMatcher, lexical_match, row_in_categories
-from search.question import (
+from search.qa.concepts import CONCEPTS, ConceptMatcher, lexical_match, row_in_categories
+from search.qa.question import (
     Plan,
     Verdict,
     Vocabulary,
@@ -187,7 +187,7 @@ def load_encoder(engine: Any) -> Encoder | None:
         return None
     try:
         try:
-            from search.artifacts import get_encoder, resolve_model_id
+            from search.retrieval.artifacts import get_encoder, resolve_model_id
         except ImportError:
             from indexer.embedding import Encoder
 
@@ -199,7 +199,7 @@ def load_encoder(engine: Any) -> Encoder | None:
 
 
 def _engine_search(engine: Any, question: str, top_k: int) -> list[Any]:
-    from search.concepts import query_threads
+    from search.qa.concepts import query_threads
 
     with query_threads():  # one short query: see query_threads
         result = engine.search(question, top_k=top_k)
@@ -1129,7 +1129,7 @@ def _bigrams(s: str) -> set[str]:
 
 def lexical_rank(cat: Catalog, question: str, top_k: int = 5) -> list[RowGroup]:
     """Rows ranked by shared character bigrams with the question (no model)."""
-    from search.concepts import strip_stopwords
+    from search.qa.concepts import strip_stopwords
 
     q = _bigrams("".join(strip_stopwords(key(question))))
     if not q:

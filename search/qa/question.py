@@ -9,7 +9,7 @@ this order:
 2. years (``2023年``, ``二〇二三年``), the value column (``半年`` -> half year),
    table kind (部门整体 / 项目支出), level words (产出指标, 数量指标 ...);
 3. a numeric condition (``≥90%``, ``90%以上``, ``不低于百分之九十``, ``在90%到95%之间`` ...);
-4. the indicator concept: a lexicon concept (``search.concepts``) or, failing
+4. the indicator concept: a lexicon concept (``search.qa.concepts``) or, failing
    that, the remaining content words as a free phrase;
 5. the intent, from cue words and what was found.
 
@@ -39,7 +39,7 @@ from indexer.values.lexicon import (
 )
 from indexer.values.units import KNOWN_UNITS
 from indexer.vocab import FUNDING_KEYS
-from search.concepts import CONCEPTS, find_concept, is_stop_fragment, strip_stopwords
+from search.qa.concepts import CONCEPTS, find_concept, is_stop_fragment, strip_stopwords
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 
 from indexer.normalize import key
-from search.artifacts import LazyEncoder, ModelLoadError, SearchError, VectorStore, resolve_model_id
-from search.bm25 import BM25Index
-from search.chunks import CHUNK_VERSION, ChunkTable
-from search.cluster import Cluster, cluster_rows
-from search.dense import DenseConfig, DenseIndex
-from search.filters import Filters, allowed_mask
-from search.fuse import FUSIONS, RRF_K, rrf, weighted
-from search.tokenize import TokenizerConfig, tokenize
+from search.drafting.cluster import Cluster, cluster_rows
+from search.retrieval.artifacts import LazyEncoder, ModelLoadError, SearchError, VectorStore, resolve_model_id
+from search.retrieval.bm25 import BM25Index
+from search.retrieval.chunks import CHUNK_VERSION, ChunkTable
+from search.retrieval.dense import DenseConfig, DenseIndex
+from search.retrieval.filters import Filters, allowed_mask
+from search.retrieval.fuse import FUSIONS, RRF_K, rrf, weighted
+from search.retrieval.tokenize import TokenizerConfig, tokenize
 
 log = logging.getLogger(__name__)
 

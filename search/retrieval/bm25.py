@@ -1,4 +1,4 @@
-"""Keyword retrieval: bm25s over the shared jieba tokenizer (``search.tokenize``).
+"""Keyword retrieval: bm25s over the shared jieba tokenizer (``search.retrieval.tokenize``).
 
 Document ids are chunk positions of the generation.  Scores are computed for
 every document (a sparse column sum), so a filter is applied exactly: scores of

@@ -33,7 +33,7 @@ from indexer.normalize import key
 
 log = logging.getLogger(__name__)
 
-USERDICT = Path(__file__).resolve().parent / "data" / "userdict.txt"
+USERDICT = Path(__file__).resolve().parents[1] / "data" / "userdict.txt"
 TOKENIZER_VERSION = 1
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")

@@ -12,7 +12,7 @@ correct when the intent matches and every key in ``expect`` holds exactly:
 * ``answer_contains`` / ``answer_excludes``: substrings of the answer text;
 * ``fallback``: the answer is the plain fallback ("未能理解为结构化问题…").
 
-``python -m search.qa_evaluate --index DIR [--tune]`` prints accuracy per
+``python -m search.evaluation.qa_evaluate --index DIR [--tune]`` prints accuracy per
 intent; ``--tune`` sweeps the semantic threshold of concept matching.
 """
 
@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search.question import INTENTS
+from search.qa.question import INTENTS
 
 log = logging.getLogger(__name__)
 
-_EVAL_DIR = Path(__file__).resolve().parent.parent / "eval"
+_EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 # the original question set and the set typed the way budget staff type (eval/make_staff_questions.py)
 DEFAULT_QUESTIONS = _EVAL_DIR / "questions.jsonl"
 STAFF_QUESTIONS = _EVAL_DIR / "questions_staff.jsonl"
@@ -136,7 +136,7 @@ def check_answer(q: dict[str, Any], a: dict[str, Any]) -> list[str]:
         if s in a["answer"]:
             fails.append(f"答案不应含“{s}”")
     if "fallback" in exp:
-        from search.answer import FALLBACK_PREFIX
+        from search.qa.answer import FALLBACK_PREFIX
 
         if a["answer"].startswith(FALLBACK_PREFIX) != bool(exp["fallback"]):
             fails.append("回退检索判断不符")

@@ -1,7 +1,7 @@
 """Leave-one-table-out evaluation of ``suggest`` (``perfsearch eval --draft``).
 
 For every distinct project table of the index (copies of one table in txt /
-PDF / xlsx form count once; see ``search.suggest.table_identity``):
+PDF / xlsx form count once; see ``search.drafting.suggest.table_identity``):
 
 1. hide the table and its copies (``exclude``);
 2. ask ``suggest`` with the table's project name + goal texts as input;
@@ -11,7 +11,7 @@ PDF / xlsx form count once; see ``search.suggest.table_identity``):
 An indicator *appears* when a suggestion's canonical name or one of its
 variants either
 
-* is the same phrasing cluster (``search.cluster.similar`` on normalised
+* is the same phrasing cluster (``search.drafting.cluster.similar`` on normalised
   names: equal, near-identical, or a unit-specific prefix), or
 * has a name embedding (the index's embedding model, document prompt, cosine)
   of at least ``SEMANTIC_THRESHOLD`` = 0.985.  The model's cosines are
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.cluster import core_name, similar
-from search.suggest import (
+from search.drafting.cluster import core_name, similar
+from search.drafting.suggest import (
     DEFAULT_PER_GROUP,
     Catalog,
     TableRef,

@@ -25,7 +25,7 @@ import csv
 import logging
 from pathlib import Path
 
-from search.draft import Draft, DraftError
+from search.drafting.draft import Draft, DraftError
 
 log = logging.getLogger(__name__)
 
