@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import logging
 import os
 import stat
@@ -180,6 +181,21 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+IGNORE_FILE = ".perfsearchignore"
+
+
+def ignore_patterns(folder: Path) -> tuple[str, ...]:
+    """Name patterns (fnmatch, one per line, ``#`` comments) of ``folder/.perfsearchignore``.
+
+    They apply to the entries of that folder only (e.g. label files and notes kept beside
+    real tables in a corpus folder); an unreadable ignore file ignores nothing."""
+    try:
+        text = (folder / IGNORE_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+
+
 def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
     """Iterative, sorted, depth-first walk; follows directory symlinks once (loops reported)."""
     visited: set[tuple[int, int]] = set()
@@ -196,11 +212,17 @@ def _walk(top: Path, scan: Scan, found: list[FoundFile]) -> None:
             scan.errors.append(IngestError(display_path(d), os_reason(exc, "无法读取文件夹")))
             continue
         subdirs: list[Path] = []
+        ignored = ignore_patterns(d)
         for e in entries:
             path = Path(e.path)
             name = display_name(e.name)
+            if e.name == IGNORE_FILE:
+                continue
             if e.name.startswith("."):
                 scan.skipped.append(IngestError(name, "隐藏文件或文件夹，已跳过"))
+                continue
+            if any(fnmatch.fnmatchcase(e.name, pat) for pat in ignored):
+                scan.skipped.append(IngestError(name, f"按 {IGNORE_FILE} 排除，已跳过"))
                 continue
             try:
                 if e.is_symlink():

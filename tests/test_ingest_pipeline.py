@@ -183,3 +183,23 @@ def test_kill_during_ingest_leaves_previous_index_loadable(seeds_dir: Path, tmp_
         if len(rows) != len(before):
             break
     assert killed >= 1, "ingest finished before it could be killed; make the batch larger"
+
+
+def test_perfsearchignore_keeps_labels_and_notes_out_of_the_index(tmp_path: Path):
+    """A folder's .perfsearchignore excludes matching names there (reported as skipped, with the reason)."""
+    from indexer.pipeline import scan_paths
+
+    src = CORPUS / "realworld"
+    doc = "tianjin_hebeiqu_fayuan_2023"
+    folder = tmp_path / "realworld"
+    folder.mkdir()
+    for name in (f"{doc}.txt", f"{doc}.labels.jsonl", "SOURCES.md", ".perfsearchignore"):
+        shutil.copy(src / name, folder / name)
+    (tmp_path / "notes.md").write_text("# 说明\n本文件夹外的说明文件不受该忽略规则影响。\n", encoding="utf-8")
+    scan = scan_paths([tmp_path])
+    assert [f.name for f in scan.files] == ["notes.md", f"{doc}.txt"]
+    assert [(e.file, e.reason) for e in scan.skipped] == [
+        ("SOURCES.md", "按 .perfsearchignore 排除，已跳过"),
+        (f"{doc}.labels.jsonl", "按 .perfsearchignore 排除，已跳过"),
+    ]
+    assert scan.errors == []
