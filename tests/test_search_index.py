@@ -181,11 +181,11 @@ def test_loading_refuses_another_model(tmp_path, small_docs):
     with pytest.raises(ModelMismatchError) as err:
         load_retriever(tmp_path, m, model="some-org/other-model")
     msg = str(err.value)
-    assert "fake:bigram-64" in msg and "some-org/other-model" in msg and "perfsearch ingest" in msg
-    assert err.value.index_model == "fake:bigram-64"
+    assert "fake-bigram" in msg and "some-org/other-model" in msg and "perfsearch ingest" in msg
+    assert err.value.index_model == "fake-bigram"
     with pytest.raises(SearchIndexMissing):
         load_retriever(tmp_path, Manifest(generation="x"))
-    assert load_retriever(tmp_path, m, encoder=FakeEncoder()).model_id == "fake:bigram-64"
+    assert load_retriever(tmp_path, m, encoder=FakeEncoder()).model_id == "fake-bigram"
 
 
 def test_store_writes_artifacts_for_the_same_generation(tmp_path, small_docs):
@@ -197,7 +197,7 @@ def test_store_writes_artifacts_for_the_same_generation(tmp_path, small_docs):
         for f in m.artifacts[entry]["files"]:
             assert m.generation in f and f in names
     saved = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    assert saved["artifacts"]["embedding"]["model"] == "fake:bigram-64"
+    assert saved["artifacts"]["embedding"]["model"] == "fake-bigram"
     assert saved["artifacts"]["embedding"]["dim"] == 64
     # the next generation's cleanup removes the previous generation's artefacts
     m2 = store.write(small_docs[:1], extra_writer=lambda root, gen, docs: write_artifacts(root, gen, docs, enc, m))
