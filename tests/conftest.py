@@ -124,3 +124,15 @@ def real_subset_index(tmp_path_factory, real_index: Path, files, name: str) -> P
     report = Engine(index).ingest([src])
     assert report.ok, [e.message for e in report.errors]
     return index
+
+
+@pytest.fixture(scope="session")
+def fake_index(tmp_path_factory) -> Path:
+    """The whole test corpus indexed with the test encoder ``fake-bigram`` (a few CPU seconds,
+    no model), built once per session.  Copy it before changing it."""
+    from search.engine import Engine
+
+    root = tmp_path_factory.mktemp("fake_index")
+    report = Engine(root, model=FAKE_MODEL).ingest(CORPUS_FILES)
+    assert report.ok, [e.message for e in report.errors]
+    return root

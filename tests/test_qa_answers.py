@@ -337,8 +337,10 @@ def test_engine_context_cached_per_generation(tmp_path, monkeypatch):
     assert e.ask("梅岭县有哪些项目？").projects == ("政务云数据中心运维项目",)
 
 
-@pytest.mark.slow
-def test_cli_ask_json_and_batch(qa_index, tmp_path):
+def test_cli_ask_json_and_batch(fake_index, tmp_path):
+    """CLI wiring of ask (one question, --batch, --json, text): the answers are lexical, so the
+    index of the test encoder ``fake-bigram`` gives the same ones as the real model."""
+    qa_index = fake_index
     from click.testing import CliRunner
 
     from ui.cli import main
