@@ -282,12 +282,8 @@ def test_fallback_when_search_fails():
 
 
 @pytest.fixture(scope="session")
-def qa_index(tmp_path_factory) -> Path:
-    from search.engine import Engine
-
-    d = tmp_path_factory.mktemp("qa_index")
-    Engine(d).ingest(CORPUS_FILES)
-    return d
+def qa_index(real_index) -> Path:
+    return real_index  # the session's one real-model index (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
@@ -321,12 +317,12 @@ def test_semantic_threshold_matters(engine):
     assert set(m.match("预算执行率", False, threshold=0.5)) == {"预算执行率"}
 
 
-@pytest.mark.slow
 def test_engine_context_cached_per_generation(tmp_path, monkeypatch):
     from search.engine import Engine
+    from tests.conftest import FAKE_MODEL
 
     monkeypatch.setenv("PERFSEARCH_QA_SEMANTIC", "0")
-    e = Engine(tmp_path / "idx")
+    e = Engine(tmp_path / "idx", model=FAKE_MODEL)
     e.ingest([CORPUS / "other_bracket_list_2024.txt"])
     c1 = e.qa_context()
     assert e.qa_context() is c1

@@ -10,7 +10,7 @@ import pytest
 
 from indexer.ingest import parse_file
 from indexer.store import IndexStore, Manifest
-from search.retrieval.artifacts import RECENT, BuildConfig, write_artifacts
+from search.retrieval.artifacts import BuildConfig, write_artifacts
 from search.retrieval.bm25 import BM25Index
 from search.retrieval.chunks import build_chunks
 from search.retrieval.dense import DenseConfig, DenseIndex, choose_kind
@@ -21,11 +21,9 @@ from tests.test_search_fakes import FakeEncoder
 
 
 @pytest.fixture(autouse=True)
-def _no_shared_embeddings():
+def _no_shared_embeddings(own_vector_cache):
     """Each test sees exactly what its own encoder embeds (no process-local reuse)."""
-    RECENT.clear()
     yield
-    RECENT.clear()
 
 
 def _unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
