@@ -44,3 +44,95 @@ def levels(row) -> tuple[str, str, str, str]:
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     return CORPUS
+
+
+# ---------------------------------------------------------------- embedding models in tests
+#
+# Tests not marked ``slow`` never load the real embedding model: they use the registered
+# test encoder ``fake-bigram`` (search/retrieval/fake.py).  The guard below fails such a test
+# the moment it (or a fixture it requests) asks for the default model.  Tests marked ``slow``
+# share ONE real-model index of the whole corpus (``real_index``); smaller real-model indexes
+# (``real_subset_index``) are built after it and reuse its vectors (process-local cache).
+
+FAKE_MODEL = "fake-bigram"
+_running: dict[str, pytest.Item | None] = {"item": None}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _running["item"] = item
+    try:
+        yield
+    finally:
+        _running["item"] = None
+
+
+def pytest_sessionstart(session):
+    from indexer import embedding
+
+    real_load = embedding.Encoder.load.__func__
+
+    def guarded_load(cls, model=None, *args, **kwargs):
+        item = _running["item"]
+        base = embedding.split_precision(model)[0]
+        if item is not None and item.get_closest_marker("slow") is None and embedding.is_default_model(base):
+            pytest.fail(f"{item.nodeid} is not marked slow but loads the real embedding model; "
+                        f"use --model {FAKE_MODEL} (search/retrieval/fake.py) or mark it slow", pytrace=False)
+        return real_load(cls, model, *args, **kwargs)
+
+    embedding.Encoder.load = classmethod(guarded_load)
+
+
+@pytest.fixture()
+def own_vector_cache():
+    """An empty process-local vector cache for this test (so it counts its own embeddings);
+    the shared entries (e.g. the real-model corpus vectors) are put back afterwards."""
+    from search.retrieval.artifacts import RECENT
+
+    saved = RECENT._data.copy()
+    RECENT.clear()
+    yield RECENT
+    RECENT.clear()
+    with RECENT._lock:
+        RECENT._data.update(saved)
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory) -> Path:
+    """The whole test corpus indexed with the real default model, built once per session
+    (only tests marked ``slow`` may request it).  Copy it before changing it."""
+    from search.engine import Engine
+
+    root = tmp_path_factory.mktemp("real_index")
+    report = Engine.open(root).ingest(CORPUS_FILES)
+    assert report.ok, [e.message for e in report.errors]
+    return root
+
+
+def real_subset_index(tmp_path_factory, real_index: Path, files, name: str) -> Path:
+    """A real-model index of some corpus files (copied into a fresh folder); the vectors come
+    from ``real_index``'s build through the process-local cache, so nothing is re-embedded."""
+    import shutil
+
+    from search.engine import Engine
+
+    assert (real_index / "manifest.json").is_file()
+    src = tmp_path_factory.mktemp(f"{name}_corpus")
+    for f in files:
+        shutil.copy(f, src / Path(f).name)
+    index = tmp_path_factory.mktemp(name)
+    report = Engine.open(index).ingest([src])
+    assert report.ok, [e.message for e in report.errors]
+    return index
+
+
+@pytest.fixture(scope="session")
+def fake_index(tmp_path_factory) -> Path:
+    """The whole test corpus indexed with the test encoder ``fake-bigram`` (a few CPU seconds,
+    no model), built once per session.  Copy it before changing it."""
+    from search.engine import Engine
+
+    root = tmp_path_factory.mktemp("fake_index")
+    report = Engine.open(root, model=FAKE_MODEL).ingest(CORPUS_FILES)
+    assert report.ok, [e.message for e in report.errors]
+    return root

@@ -8,7 +8,6 @@ three other-province project tables.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -128,15 +127,11 @@ def test_suggest_table_input_is_project_and_goal():
 
 
 @pytest.fixture(scope="module")
-def draft_index(tmp_path_factory) -> Path:
-    from search.engine import Engine
+def draft_index(tmp_path_factory, real_index) -> Path:
+    """FILES indexed with the real model; the vectors come from the session's ``real_index`` build."""
+    from tests.conftest import real_subset_index
 
-    src = tmp_path_factory.mktemp("draft_corpus")
-    for f in FILES:
-        shutil.copy(f, src / f.name)
-    index = tmp_path_factory.mktemp("draft_index")
-    Engine.open(index).ingest([src])
-    return index
+    return real_subset_index(tmp_path_factory, real_index, FILES, "draft_index")
 
 
 @pytest.fixture(scope="module")

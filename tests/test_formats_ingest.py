@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from indexer.formats import SUPPORTED_SUFFIXES, content_matches, detect_format
@@ -55,12 +54,13 @@ def test_pipeline_report_names_skipped_files(tmp_path):
     assert report.n_tables == 1 + 1 + 11 + 11
 
 
-@pytest.mark.slow
 def test_cli_ingest_names_skipped_files_and_reads_all_formats(tmp_path):
+    from tests.conftest import FAKE_MODEL
     from ui.cli import main
 
     d = downloads(tmp_path)
-    r = CliRunner().invoke(main, ["ingest", str(d), "--index", str(tmp_path / "ix"), "--no-progress"])
+    r = CliRunner().invoke(main, ["ingest", str(d), "--index", str(tmp_path / "ix"), "--no-progress",
+                                  "--model", FAKE_MODEL])
     assert r.exit_code == 0, r.output
     out = r.output
     assert "新增 4 个" in out and "跳过 4 个" in out and "失败" not in out

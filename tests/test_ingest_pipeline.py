@@ -1,4 +1,7 @@
-"""Batch ingestion through the real CLI: contract, incremental updates, bad input, atomicity."""
+"""Batch ingestion through the CLI: contract, incremental updates, bad input, atomicity.
+
+Commands run in-process with click's ``CliRunner`` on the test encoder ``fake-bigram``; the kill -9
+test is the one test that runs ``perfsearch ingest`` as a separate process."""
 
 from __future__ import annotations
 
@@ -9,11 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from tests.conftest import CORPUS, SEED_000, SEED_003, SEEDS
+from tests.conftest import CORPUS, FAKE_MODEL, SEED_000, SEED_003, SEEDS
 
 ROW_KEYS = {
     "doc", "unit", "year", "table", "project", "function", "level1", "level2", "task",
@@ -22,12 +27,23 @@ ROW_KEYS = {
 DOC_KEYS = {"doc", "unit", "year", "table", "project", "total_budget_wan", "expenses", "goals"}
 
 
-def cli(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ui.cli", *args]
-    e = {**os.environ, **(env or {})}
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, cwd=Path(__file__).parent.parent)
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str, env: dict | None = None, check: bool = True) -> Run:
+    """``perfsearch ARGS`` in-process; ``ingest`` embeds with ``--model fake-bigram``."""
+    from ui.cli import main
+
+    if args[0] == "ingest":
+        args = (*args, "--model", FAKE_MODEL)
+    r = CliRunner().invoke(main, list(args), env=env)
+    p = Run(r.exit_code, r.stdout, r.stderr)
     if check and p.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        raise AssertionError(f"{args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}\n{r.exception!r}")
     return p
 
 
@@ -170,7 +186,8 @@ def test_kill_during_ingest_leaves_previous_index_loadable(seeds_dir: Path, tmp_
     killed = 0
     for delay in (0.3, 0.6, 0.9, 1.2):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "ingest", str(big), "--index", str(index), "--no-progress"],
+            [sys.executable, "-m", "ui.cli", "ingest", str(big), "--index", str(index), "--no-progress",
+             "--model", FAKE_MODEL],
             cwd=Path(__file__).parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(delay)

@@ -185,8 +185,7 @@ def test_operator_in_a_nature_column_and_direction_kept_out(tmp_path: Path):
     assert doc.rows[0].target.to_json() == {"op": "≥", "number": 200.0, "unit": "人次", "qualitative": False}
 
 
-def test_passages_are_found_by_search_with_their_line(tmp_path: Path):
-    from search.retrieval.artifacts import RECENT
+def test_passages_are_found_by_search_with_their_line(tmp_path: Path, own_vector_cache):
     from search.retrieval.retrieve import load_retriever
     from tests.test_search_fakes import FakeEncoder
     from tests.test_search_index import _write
@@ -194,11 +193,9 @@ def test_passages_are_found_by_search_with_their_line(tmp_path: Path):
     p = tmp_path / "note.txt"
     p.write_text("关于2024年预算公开的说明\n\n本单位2024年开展农村饮水安全巩固提升工程，覆盖12个行政村。\n", encoding="utf-8")
     doc = parse_file(p)
-    RECENT.clear()
     enc = FakeEncoder()
     m = _write(tmp_path / "ix", "g1", [doc], enc)
     hits = load_retriever(tmp_path / "ix", m, encoder=enc).search("农村饮水安全巩固提升工程", top_k=3).hits
-    RECENT.clear()
     assert hits and hits[0].chunk == "section" and hits[0].row["name"] == "正文"
     assert "农村饮水安全" in hits[0].row["value"] and hits[0].row["source"]["line"] == 1
 

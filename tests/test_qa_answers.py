@@ -282,12 +282,8 @@ def test_fallback_when_search_fails():
 
 
 @pytest.fixture(scope="session")
-def qa_index(tmp_path_factory) -> Path:
-    from search.engine import Engine
-
-    d = tmp_path_factory.mktemp("qa_index")
-    Engine.open(d).ingest(CORPUS_FILES)
-    return d
+def qa_index(real_index) -> Path:
+    return real_index  # the session's one real-model index (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
@@ -321,12 +317,12 @@ def test_semantic_threshold_matters(engine):
     assert set(m.match("预算执行率", False, threshold=0.5)) == {"预算执行率"}
 
 
-@pytest.mark.slow
 def test_engine_context_cached_per_generation(tmp_path, monkeypatch):
     from search.engine import Engine
+    from tests.conftest import FAKE_MODEL
 
     monkeypatch.setenv("PERFSEARCH_QA_SEMANTIC", "0")
-    e = Engine.open(tmp_path / "idx")
+    e = Engine.open(tmp_path / "idx", model=FAKE_MODEL)
     e.ingest([CORPUS / "other_bracket_list_2024.txt"])
     c1 = e.qa_context()
     assert e.qa_context() is c1
@@ -337,8 +333,10 @@ def test_engine_context_cached_per_generation(tmp_path, monkeypatch):
     assert e.ask("梅岭县有哪些项目？").projects == ("政务云数据中心运维项目",)
 
 
-@pytest.mark.slow
-def test_cli_ask_json_and_batch(qa_index, tmp_path):
+def test_cli_ask_json_and_batch(fake_index, tmp_path):
+    """CLI wiring of ask (one question, --batch, --json, text): the answers are lexical, so the
+    index of the test encoder ``fake-bigram`` gives the same ones as the real model."""
+    qa_index = fake_index
     from click.testing import CliRunner
 
     from ui.cli import main

@@ -1,11 +1,11 @@
-"""``perfsearch ask`` wiring that needs no index: help text, usage errors, the eval hook."""
+"""``perfsearch ask`` wiring: help text, usage errors, ``eval --ask`` (on the ``fake-bigram`` index)."""
 
 from __future__ import annotations
 
-import click
+import json
+
 from click.testing import CliRunner
 
-import ui.cli_ask as cli_ask
 from ui.cli import main
 
 
@@ -33,35 +33,25 @@ def test_eval_has_ask_flag():
     assert r.exit_code == 0 and "--ask" in r.output
 
 
-def test_attach_ask_flag_to_an_existing_eval_command(monkeypatch):
-    calls: list = []
-    monkeypatch.setattr(
-        cli_ask,
-        "run_ask_eval",
-        lambda index, q=None, as_json=False, model=None: calls.append((index, as_json)) or 0,
-    )
+def test_eval_ask_prints_the_evaluation_of_the_question_set(fake_index):
+    from search.engine import Engine
+    from search.evaluation.qa_evaluate import evaluate_engine
 
-    @click.command("eval")
-    @click.option("--index")
-    @click.option("--json", "as_json", is_flag=True)
-    def search_eval(index, as_json):
-        calls.append("search-eval")
-
-    cli_ask.attach_ask_flag(search_eval)
-    cli_ask.attach_ask_flag(search_eval)  # idempotent
-    assert sum("--ask" in p.opts for p in search_eval.params) == 1
-    r = CliRunner().invoke(search_eval, ["--index", "x", "--ask", "--json"])
-    assert r.exit_code == 0 and calls == [("x", True)]
-    r = CliRunner().invoke(search_eval, ["--index", "y"])
-    assert r.exit_code == 0 and calls[-1] == "search-eval"
+    expected = evaluate_engine(Engine.open(fake_index))
+    r = CliRunner().invoke(main, ["eval", "--ask", "--index", str(fake_index)])
+    assert r.exit_code == 0, r.output
+    assert r.output == expected.table() + "\n"
+    r = CliRunner().invoke(main, ["eval", "--ask", "--index", str(fake_index), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output) == expected.to_json()
 
 
-def test_attach_keeps_an_eval_that_declares_ask_itself():
-    @click.command("eval")
-    @click.option("--ask", is_flag=True)
-    def own(ask):
-        pass
+def test_eval_ask_questions_file(fake_index, tmp_path):
+    from search.evaluation.qa_evaluate import load_questions
 
-    before = list(own.params)
-    cli_ask.attach_ask_flag(own)
-    assert own.params == before
+    first = next(q for q in load_questions() if not q.get("needs_semantic"))  # answered without the model
+    qs = tmp_path / "q.jsonl"
+    qs.write_text(json.dumps(first, ensure_ascii=False) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["eval", "--ask", "--ask-questions", str(qs), "--index", str(fake_index), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == {"accuracy": 1.0, "correct": 1, "total": 1, "failures": [],
+                                    "per_intent": {first["intent"]: {"correct": 1, "total": 1, "accuracy": 1.0}}}

@@ -574,11 +574,7 @@ def test_a_thousand_nested_folders_no_recursion_error(tmp_path: Path, part: str,
 
 @pytest.fixture()
 def fake_model(monkeypatch):
-    from search.retrieval import artifacts
-    from tests.test_search_fakes import FakeEncoder
-
-    monkeypatch.setitem(artifacts._encoders, "fake:bigram-64", FakeEncoder())
-    monkeypatch.setenv("PERFSEARCH_MODEL", "fake:bigram-64")
+    monkeypatch.setenv("PERFSEARCH_MODEL", "fake-bigram")  # the registered test encoder (search/retrieval/fake.py)
 
 
 def test_cli_one_line_per_failure_no_traceback(tmp_path: Path, fake_model):

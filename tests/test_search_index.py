@@ -10,7 +10,7 @@ import pytest
 
 from indexer.ingest import parse_file
 from indexer.store import IndexStore, Manifest
-from search.retrieval.artifacts import RECENT, BuildConfig, write_artifacts
+from search.retrieval.artifacts import BuildConfig, write_artifacts
 from search.retrieval.bm25 import BM25Index
 from search.retrieval.chunks import build_chunks
 from search.retrieval.dense import DenseConfig, DenseIndex, choose_kind
@@ -21,11 +21,9 @@ from tests.test_search_fakes import FakeEncoder
 
 
 @pytest.fixture(autouse=True)
-def _no_shared_embeddings():
+def _no_shared_embeddings(own_vector_cache):
     """Each test sees exactly what its own encoder embeds (no process-local reuse)."""
-    RECENT.clear()
     yield
-    RECENT.clear()
 
 
 def _unit_vectors(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
@@ -181,11 +179,11 @@ def test_loading_refuses_another_model(tmp_path, small_docs):
     with pytest.raises(ModelMismatchError) as err:
         load_retriever(tmp_path, m, model="some-org/other-model")
     msg = str(err.value)
-    assert "fake:bigram-64" in msg and "some-org/other-model" in msg and "perfsearch ingest" in msg
-    assert err.value.index_model == "fake:bigram-64"
+    assert "fake-bigram" in msg and "some-org/other-model" in msg and "perfsearch ingest" in msg
+    assert err.value.index_model == "fake-bigram"
     with pytest.raises(SearchIndexMissing):
         load_retriever(tmp_path, Manifest(generation="x"))
-    assert load_retriever(tmp_path, m, encoder=FakeEncoder()).model_id == "fake:bigram-64"
+    assert load_retriever(tmp_path, m, encoder=FakeEncoder()).model_id == "fake-bigram"
 
 
 def test_store_writes_artifacts_for_the_same_generation(tmp_path, small_docs):
@@ -197,7 +195,7 @@ def test_store_writes_artifacts_for_the_same_generation(tmp_path, small_docs):
         for f in m.artifacts[entry]["files"]:
             assert m.generation in f and f in names
     saved = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
-    assert saved["artifacts"]["embedding"]["model"] == "fake:bigram-64"
+    assert saved["artifacts"]["embedding"]["model"] == "fake-bigram"
     assert saved["artifacts"]["embedding"]["dim"] == 64
     # the next generation's cleanup removes the previous generation's artefacts
     m2 = store.write(small_docs[:1], extra_writer=lambda root, gen, docs: write_artifacts(root, gen, docs, enc, m))

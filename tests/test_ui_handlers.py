@@ -38,8 +38,10 @@ def _corpus_file(name: str, dest: Path) -> Path:
 
 
 def build_ui_index(base: Path) -> Path:
-    """``base/ui-index`` built from ``UI_CORPUS`` (reused when it already exists); returns the index dir."""
+    """``base/ui-index`` built from ``UI_CORPUS`` with the test encoder ``fake-bigram`` (reused when it
+    already exists); returns the index dir."""
     from search.engine import Engine
+    from tests.conftest import FAKE_MODEL
 
     index = base / "ui-index"
     if (index / "manifest.json").is_file():
@@ -47,7 +49,7 @@ def build_ui_index(base: Path) -> Path:
     src = base / "ui-corpus"
     src.mkdir(parents=True, exist_ok=True)
     files = [_corpus_file(n, src) for n in UI_CORPUS]
-    report = Engine.open(index).ingest([f.resolve() for f in files])
+    report = Engine.open(index, model=FAKE_MODEL).ingest([f.resolve() for f in files])
     assert not report.errors, [e.message for e in report.errors]
     return index
 

@@ -30,16 +30,13 @@ def engine(tmp_path_factory):
 def copies_engine(tmp_path_factory):
     """One table set as text and as PDF (the same 部门整体 and project tables), with the fake encoder."""
     from search.engine import Engine
-    from search.retrieval import artifacts
-    from tests.test_search_fakes import FakeEncoder
     from tests.test_ui_handlers import _corpus_file
 
-    artifacts._encoders.setdefault("fake:bigram-64", FakeEncoder())
     src = tmp_path_factory.mktemp("copies-src")
     files = [_corpus_file("pdf_000_suzhou_jiance_2023.pdf", src)]
     shutil.copy(CORPUS / "000_49ac853719709592.txt", src)
     files.append(src / "000_49ac853719709592.txt")
-    eng = Engine.open(tmp_path_factory.mktemp("copies") / "index", model="fake:bigram-64")
+    eng = Engine.open(tmp_path_factory.mktemp("copies") / "index", model="fake-bigram")
     report = eng.ingest(files)
     assert not report.errors
     return eng

@@ -1,30 +1,15 @@
-"""``perfsearch ask``: question answering over all indicator rows and tables.
-
-Registered by ``ui.cli`` through ``register(main)``.  Also provides the
-``--ask`` part of ``perfsearch eval``: :func:`eval_ask_text` is plugged into
-``ui.cli_search.EVALUATORS["ask"]``; an ``eval`` command without such a
-registry gets an ``--ask`` flag attached (:func:`attach_ask_flag`), and
-without any ``eval`` command a minimal one is registered.
-"""
+"""``perfsearch ask``: question answering over all indicator rows and tables."""
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
-from search.engine import Engine, EngineError
-
-log = logging.getLogger(__name__)
-
-INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
-ASK_EVAL_HELP = ("评测问答：按意图统计 eval/questions.jsonl 与 eval/questions_staff.jsonl"
-                 "（或 --ask-questions 指定的文件）的准确率")
+from search.engine import EngineError
+from ui.cli_common import index_option, model_option, open_engine, write_json
 
 
 def _batch_questions(path: Path) -> Iterator[str]:
@@ -46,7 +31,7 @@ def _emit(answer, as_json: bool, question: str | None = None) -> None:
         obj = answer.to_json()
         if question is not None:
             obj = {"question": question, **obj}
-        sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        write_json(obj)
     else:
         if question is not None:
             click.echo(f"问：{question}")
@@ -55,7 +40,7 @@ def _emit(answer, as_json: bool, question: str | None = None) -> None:
 
 @click.command("ask")
 @click.argument("question", required=False)
-@click.option("--index", "index", default=None, help=INDEX_HELP)
+@index_option
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON（批量时每行一个对象，带 question 键）")
 @click.option(
     "--batch",
@@ -63,7 +48,7 @@ def _emit(answer, as_json: bool, question: str | None = None) -> None:
     default=None,
     help="批量提问：文件每行一个问题（或含 question 键的 JSON 行），在同一进程内依次回答",
 )
-@click.option("--model", default=None, help="嵌入模型（默认使用索引记录的模型）")
+@model_option("嵌入模型（默认使用索引记录的模型）")
 def ask_cmd(
     question: str | None, index: str | None, as_json: bool, batch: Path | None, model: str | None
 ) -> None:
@@ -94,7 +79,7 @@ def ask_cmd(
     """
     if not question and batch is None:
         raise click.UsageError("请给出问题，或用 --batch 指定问题文件。")
-    engine = Engine.open(index, model=model)
+    engine = open_engine(index, model)
     try:
         engine.require_index()
         if batch is None:
@@ -110,100 +95,3 @@ def ask_cmd(
             first = False
     except EngineError as exc:
         raise click.ClickException(str(exc)) from exc
-
-
-# --------------------------------------------------------------------------- eval --ask
-
-
-def run_ask_eval(index: str | None, questions: str | None = None, as_json: bool = False,
-                 model: str | None = None) -> int:  # fmt: skip
-    """Print question-answering accuracy per intent; returns the number of failed questions."""
-    from search.evaluation.qa_evaluate import evaluate_engine
-
-    engine = Engine.open(index, model=model)
-    try:
-        engine.require_index()
-        rep = evaluate_engine(engine, questions)
-    except EngineError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"无法读取问题集：{exc}") from exc
-    click.echo(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) if as_json else rep.table())
-    return len(rep.failures)
-
-
-@click.command("eval")
-@click.option("--index", "index", default=None, help=INDEX_HELP)
-@click.option("--ask", "ask_flag", is_flag=True, help=ASK_EVAL_HELP)
-@click.option(
-    "--ask-questions", default=None, type=click.Path(exists=True, dir_okay=False), help="问答问题集"
-)
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
-def eval_cmd(index: str | None, ask_flag: bool, ask_questions: str | None, as_json: bool) -> None:
-    """评测（仅问答部分）。
-
-    \b
-    示例：
-      perfsearch eval --ask --index ./index
-    """
-    if not ask_flag:
-        raise click.UsageError("请指定 --ask。")
-    if run_ask_eval(index, ask_questions, as_json):
-        sys.exit(1)
-
-
-def attach_ask_flag(cmd: click.Command) -> None:
-    """Give an existing ``eval`` command an ``--ask`` flag that runs :func:`run_ask_eval`
-    (no-op when the command already declares ``--ask`` itself)."""
-    if any("--ask" in getattr(p, "opts", ()) for p in cmd.params):
-        return
-    cmd.params.append(click.Option(["--ask", "qa_ask_flag"], is_flag=True, help=ASK_EVAL_HELP))
-    original = cmd.callback
-
-    @functools.wraps(original)  # type: ignore[arg-type]
-    def callback(*args, qa_ask_flag: bool = False, **kwargs):
-        if not qa_ask_flag:
-            return original(*args, **kwargs) if original else None
-        if run_ask_eval(kwargs.get("index"), None, bool(kwargs.get("as_json")), kwargs.get("model")):
-            sys.exit(1)
-        return None
-
-    cmd.callback = callback
-
-
-def eval_ask_text(engine: Engine, options: dict) -> str:
-    """``ui.cli_search.EVALUATORS["ask"]``: accuracy per intent as a table (or JSON)."""
-    from search.evaluation.qa_evaluate import evaluate_engine
-
-    engine.require_index()
-    rep = evaluate_engine(engine, options.get("ask_questions"))
-    return json.dumps(rep.to_json(), ensure_ascii=False, indent=2) if options.get("as_json") else rep.table()
-
-
-def _plug_into_search_eval(cmd: click.Command) -> bool:
-    """Use the search module's evaluator registry when it has an "ask" slot."""
-    try:
-        from ui import cli_search
-    except ImportError:
-        return False
-    registry = getattr(cli_search, "EVALUATORS", None)
-    if not isinstance(registry, dict) or "ask" not in registry:
-        return False
-    if registry["ask"] is None:
-        registry["ask"] = eval_ask_text
-    for p in cmd.params:
-        if "--ask" in getattr(p, "opts", ()):
-            p.help = "评测问答：按意图统计 eval/questions.jsonl 与 eval/questions_staff.jsonl 的准确率"
-    return True
-
-
-def register(main: click.Group) -> None:
-    main.add_command(ask_cmd)
-    existing = main.commands.get("eval")
-    if existing is None:
-        main.add_command(eval_cmd)
-    elif not _plug_into_search_eval(existing):
-        attach_ask_flag(existing)
-
-
-__all__ = ["ask_cmd", "attach_ask_flag", "eval_ask_text", "eval_cmd", "register", "run_ask_eval"]

@@ -1,7 +1,5 @@
 """Drafting commands: ``suggest``, ``check`` and the ``draft`` group.
 
-Registered by ``ui.cli`` through ``register(main)``.
-
 Exit codes of ``perfsearch check``: 0 when no finding has severity ``error``
 (warnings and notes are printed but do not fail), 1 when at least one
 ``error`` finding exists (with ``--strict``: also on warnings), 2 when the
@@ -10,14 +8,13 @@ input cannot be read (missing file, invalid draft JSON, not a table).
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from pathlib import Path
 
 import click
 
-from indexer.model import IngestError
+from indexer.model import IngestError, SourceRef
 from search.drafting.draft import (
     Draft,
     DraftError,
@@ -29,11 +26,11 @@ from search.drafting.draft import (
     remove_row,
     save_draft,
 )
-from search.engine import Engine, EngineError
+from search.engine import EngineError
+from ui.cli_common import index_option, model_option, open_engine, write_json
 
 log = logging.getLogger(__name__)
 
-INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
 FRAMEWORK_LABELS = {
     ("duty", "department"): "决策/过程/履职/效益/满意度",
@@ -56,10 +53,6 @@ class InputError(click.ClickException):
 
 def _input_error(exc: Exception) -> InputError:
     return InputError(str(exc))
-
-
-def _echo_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -125,12 +118,12 @@ def check_cmd(file: Path, as_json: bool, strict: bool, min_severity: str) -> Non
     from search.drafting.check import SEVERITIES
 
     try:
-        reports = Engine.open(None).check(file)
+        reports = open_engine(None).check(file)
     except (DraftError, IngestError) as exc:
         raise _input_error(exc) from exc
     if as_json:
         for rep in reports:
-            _echo_json(rep.to_json())
+            write_json(rep.to_json())
     else:
         show = set(SEVERITIES[: SEVERITIES.index(min_severity) + 1])
         for rep in reports:
@@ -293,8 +286,8 @@ def draft_add(
     show_default=True,
     help="每组最多条数（须与查看建议时一致）",
 )
-@click.option("--model", default=None, help="嵌入模型（默认：索引记录的模型）")
-@click.option("--index", "index", default=None, help=INDEX_HELP)
+@model_option("嵌入模型（默认：索引记录的模型）")
+@index_option
 def draft_pick(
     draft_file: Path, text: str, numbers: tuple[int, ...], top_k: int, per_group: int, model, index
 ) -> None:
@@ -310,7 +303,7 @@ def draft_pick(
     from search.drafting.suggest import SuggestError
 
     draft = _load(draft_file)
-    engine = Engine.open(index, model=model)
+    engine = open_engine(index, model)
     try:
         result = engine.suggest(text, top_k=top_k, per_group=per_group, examples=1)
     except (EngineError, SuggestError) as exc:
@@ -448,15 +441,8 @@ def _print_suggestions(result) -> None:
                 click.echo(f"      其他写法：{'；'.join(s.variants[:4])}")
             for ex in s.examples:
                 where = ex["project"] or "部门整体"
-                src = ex["source"]
-                loc = (
-                    f"第{src['page']}页"
-                    if src.get("page")
-                    else (f"第{src['line']}行" if src.get("line") else "")
-                )
-                click.echo(
-                    f"      例：{ex['unit']}｜{where}｜{ex['name']}｜{ex['value'] or '—'}｜{ex['doc']} {loc}".rstrip()
-                )
+                cite = SourceRef.from_json({**ex["source"], "file": ex["doc"]}).label()  # the one citation format
+                click.echo(f"      例：{ex['unit']}｜{where}｜{ex['name']}｜{ex['value'] or '—'}｜{cite}")
 
 
 @click.command("suggest")
@@ -491,8 +477,8 @@ def _print_suggestions(result) -> None:
 @click.option(
     "--examples", type=click.IntRange(0, 20), default=3, show_default=True, help="每条建议附带的示例行数"
 )
-@click.option("--model", default=None, help="嵌入模型（默认：索引记录的模型）")
-@click.option("--index", "index", default=None, help=INDEX_HELP)
+@model_option("嵌入模型（默认：索引记录的模型）")
+@index_option
 @click.option("--json", "as_json", is_flag=True, help='输出 JSON：{"groups": [...]}')
 def suggest_cmd(
     text, batch, unit, year, kind, level1, level2, exclude, top_k, per_group, examples, model, index, as_json
@@ -522,7 +508,7 @@ def suggest_cmd(
             raise InputError(f"{batch.name}：无法读取输入文件（{exc}）") from exc
     else:
         inputs = [text]
-    engine = Engine.open(index, model=model)
+    engine = open_engine(index, model)
     kwargs = dict(unit=unit, year=year, kind=kind, level1=level1, level2=level2, exclude=list(exclude),
                   top_k=top_k, per_group=per_group, examples=examples)  # fmt: skip
     for i, q in enumerate(inputs):
@@ -532,49 +518,8 @@ def suggest_cmd(
             raise click.ClickException(str(exc)) from exc
         if as_json:
             obj = result.to_json()
-            _echo_json({"input": q, **obj} if batch is not None else obj)
+            write_json({"input": q, **obj} if batch is not None else obj)
         else:
             if i:
                 click.echo("")
             _print_suggestions(result)
-
-
-# ---------------------------------------------------------------------------
-# eval --draft (plugged into ui.cli_search's eval command)
-
-
-def _eval_draft(engine: Engine, options: dict) -> str:
-    """``perfsearch eval --draft``: leave-one-table-out evaluation of suggest."""
-    from search.evaluation.draft_evaluate import DEFAULT_TOP_N, evaluate_drafting
-
-    top_n = options.get("top_k") or DEFAULT_TOP_N
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.get_parameter_source("top_k") == click.core.ParameterSource.DEFAULT:
-        top_n = DEFAULT_TOP_N  # the eval command's default k (10) is meant for search
-
-    def progress(i: int, n: int, name: str) -> None:
-        click.echo(f"[{i}/{n}] {name}", err=True)
-
-    report = evaluate_drafting(engine, top_n=top_n, progress=progress)
-    if options.get("as_json"):
-        return json.dumps(report.to_json(), ensure_ascii=False)
-    return "\n".join(report.lines())
-
-
-def _plug_into_eval(main: click.Group) -> None:
-    try:
-        from ui import cli_search
-    except ImportError:  # the search commands are optional too
-        return
-    cli_search.EVALUATORS["draft"] = _eval_draft
-    cmd = main.commands.get("eval")
-    for p in getattr(cmd, "params", ()):
-        if p.name == "do_draft":
-            p.help = "评测起草助手：留一法，隐藏每张项目表后看建议覆盖其指标的比例（默认前 20 条）"
-
-
-def register(main: click.Group) -> None:
-    main.add_command(check_cmd)
-    main.add_command(draft_group)
-    main.add_command(suggest_cmd)
-    _plug_into_eval(main)

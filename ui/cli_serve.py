@@ -1,4 +1,4 @@
-"""``perfsearch serve``: start the web interface (registered by ``ui.cli``).
+"""``perfsearch serve``: start the web interface.
 
 Imports of Gradio happen inside the command, so other commands stay fast.
 """
@@ -12,9 +12,10 @@ import time
 
 import click
 
+from ui.cli_common import index_option, model_option, open_engine, run_ingest
+
 log = logging.getLogger(__name__)
 
-INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDEX 覆盖）"
 AUTH_ENV = "PERFSEARCH_AUTH"
 
 
@@ -39,8 +40,6 @@ def is_loopback(host: str) -> bool:
 
 def build_index(engine, corpus: str) -> None:
     """Build the index from ``corpus`` with a progress bar on the terminal."""
-    from ui.cli import run_ingest
-
     click.echo(f"索引 {engine.index_dir} 不存在，正在从 {corpus} 构建……", err=True)
     run_ingest(engine, [corpus], desc="构建索引")
 
@@ -48,10 +47,10 @@ def build_index(engine, corpus: str) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址（默认只允许本机访问）")
 @click.option("--port", default=7860, show_default=True, type=int, help="端口")
-@click.option("--index", "index", default=None, help=INDEX_HELP)
+@index_option
 @click.option("--corpus", default=None, type=click.Path(file_okay=False), help="索引不存在时，先从该目录构建索引")
 @click.option("--auth", default=None, help=f"登录账号，格式 用户名:密码（也可用环境变量 {AUTH_ENV}）")
-@click.option("--model", default=None, help="检索使用的向量模型（默认使用索引中记录的模型）")
+@model_option("检索使用的向量模型（默认使用索引中记录的模型）")
 @click.option("--max-upload-mb", default=50.0, show_default=True, type=float, help="单个上传文件的大小上限（MB）")
 def serve(
     host: str,
@@ -71,11 +70,11 @@ def serve(
       perfsearch serve --host 0.0.0.0 --auth 科室:密码   # 在办公网络中共享时务必设置登录
     """
     t0 = time.perf_counter()
-    from search.engine import Engine, EngineError
+    from search.engine import EngineError
     from ui.app import EngineHolder, create_server
 
     credentials = parse_auth(auth if auth is not None else os.environ.get(AUTH_ENV))
-    engine = Engine.open(index, model=model)
+    engine = open_engine(index, model)
     if not engine.has_index():
         if corpus:
             build_index(engine, corpus)
@@ -117,7 +116,3 @@ def serve(
         click.echo("正在停止……", err=True)
     finally:
         server.stop()
-
-
-def register(main: click.Group) -> None:
-    main.add_command(serve)

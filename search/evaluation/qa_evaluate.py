@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="扫描语义匹配阈值")
     ap.add_argument("--json", action="store_true", help="输出 JSON")
     args = ap.parse_args(argv)
-    engine = Engine(args.index)
+    engine = Engine.open(args.index)
     if args.tune:
         for t, rep in tune_threshold(engine, args.questions):
             print(f"阈值 {t:.3f}：{rep.correct}/{rep.total} = {rep.accuracy:.1%}  "

@@ -76,6 +76,16 @@ def model_spec(model_id: str) -> str | None:
     return model_id
 
 
+def _fake_bigram():
+    from search.retrieval.fake import FakeEncoder
+
+    return FakeEncoder(record=False)
+
+
+# Model ids served by a built-in encoder instead of ``Encoder.load`` (as llm registers
+# ``embed-demo``): ``fake-bigram`` is the deterministic test/demo encoder of search/retrieval/fake.py.
+ENCODER_FACTORIES: dict[str, Callable[[], Any]] = {"fake-bigram": _fake_bigram}
+
 _encoders: dict[str, Any] = {}
 _encoders_lock = threading.Lock()
 
@@ -89,7 +99,8 @@ def get_encoder(model_id: str):
 
             log.info("loading embedding model %s", model_id)
             try:
-                enc = Encoder.load(model_spec(model_id))
+                factory = ENCODER_FACTORIES.get(model_id)
+                enc = factory() if factory is not None else Encoder.load(model_spec(model_id))
             except Exception as exc:  # noqa: BLE001 - any loader failure becomes one Chinese message
                 raise ModelLoadError(
                     f"无法加载嵌入模型「{model_id}」：{type(exc).__name__}: {exc}。本程序离线运行，不会下载模型；"
