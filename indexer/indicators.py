@@ -78,6 +78,12 @@ class RowParse:
     op_hint: str = ""
     unit_hint: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+    # resolved by resolve_groups / resolve_explicit (pass 2): the labels the row ends up with
+    r_function: str = ""
+    r_l1: str = ""
+    r_l2: str = ""
+    r_task: str = ""
+    l1_carry: str = ""  # free-text 一级 carried down within a function group
 
     @property
     def is_indicator(self) -> bool:
@@ -507,7 +513,7 @@ def _is_vocab_l2(label: str) -> bool:
 
 
 def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
-    """Set ``_l2`` for rows[start:end] (one 核心职能 group)."""
+    """Set ``r_l2`` for rows[start:end] (one 核心职能 group)."""
     # a second 二级 label on a line belongs to the next row's group
     for i in range(start, end - 1):
         if rows[i].l2_next and not rows[i + 1].l2:
@@ -516,12 +522,12 @@ def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
         labelled = [i for i in range(a, b) if rows[i].l2]
         if not labelled:
             for i in range(a, b):
-                rows[i]._l2 = ""  # type: ignore[attr-defined]
+                rows[i].r_l2 = ""
             continue
         first = labelled[0]
         # rows before the first label of a block belong to it (label printed mid-group)
         for i in range(a, first + 1):
-            rows[i]._l2 = rows[first].l2  # type: ignore[attr-defined]
+            rows[i].r_l2 = rows[first].l2
         for p, q in zip(labelled, labelled[1:]):
             prev, nxt = rows[p].l2, rows[q].l2
             if key(prev) == key(nxt) or not (_is_vocab_l2(prev) and _is_vocab_l2(nxt)):
@@ -529,10 +535,10 @@ def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
             else:
                 cut = _segment_between(rows, p + 1, q, prev, nxt)
             for i in range(p + 1, q):
-                rows[i]._l2 = prev if i < cut else nxt  # type: ignore[attr-defined]
-            rows[q]._l2 = nxt  # type: ignore[attr-defined]
+                rows[i].r_l2 = prev if i < cut else nxt
+            rows[q].r_l2 = nxt
         for i in range(labelled[-1], b):
-            rows[i]._l2 = rows[labelled[-1]].l2  # type: ignore[attr-defined]
+            rows[i].r_l2 = rows[labelled[-1]].l2
 
 
 def _group_ranges(rows: list[RowParse], attr: str, start: int, end: int) -> list[tuple[int, int, str]]:
@@ -587,20 +593,20 @@ def resolve_explicit(rows: list[RowParse]) -> None:
             # a one-row remainder of a merged label cut by the page break shows as an empty cell
             r.function, r.l1, r.l2, r.task = prev.function, prev.l1, prev.l2, prev.task
         prev = r
-        r._function, r._l2, r._task = r.function, r.l2, r.task  # type: ignore[attr-defined]
+        r.r_function, r.r_l2, r.r_task = r.function, r.l2, r.task
         cat = vocab.level2_category(r.l2) if r.l2 else None
         if not r.l1 and cat:
-            r._l1 = _level1_label_for(cat, rows, 0, len(rows), r.l2.endswith("指标"))  # type: ignore[attr-defined]
+            r.r_l1 = _level1_label_for(cat, rows, 0, len(rows), r.l2.endswith("指标"))
         else:
-            r._l1 = r.l1  # type: ignore[attr-defined]
+            r.r_l1 = r.l1
 
 
 def resolve_groups(rows: list[RowParse]) -> None:
-    """Set ``_function``, ``_l1``, ``_l2``, ``_task`` on every row of one section."""
+    """Set ``r_function``, ``r_l1``, ``r_l2``, ``r_task`` on every row of one section."""
     n = len(rows)
-    _carry_labels(rows, "function", "_function", 0, n)
+    _carry_labels(rows, "function", "r_function", 0, n)
     # function groups are hard boundaries for everything below
-    for fa, fb, _fn in _group_ranges(rows, "_function", 0, n):
+    for fa, fb, _fn in _group_ranges(rows, "r_function", 0, n):
         _assign_level2(rows, fa, fb)
         style_suffix = any(r.l1.endswith("指标") for r in rows[fa:fb] if r.l1) or any(
             r.l2.endswith("指标") for r in rows[fa:fb] if r.l2
@@ -608,32 +614,32 @@ def resolve_groups(rows: list[RowParse]) -> None:
         # 一级: from the 二级 category where known
         cats: list[str | None] = []
         for i in range(fa, fb):
-            l2 = rows[i]._l2  # type: ignore[attr-defined]
+            l2 = rows[i].r_l2
             cat = vocab.level2_category(l2) if l2 else None
             if l2 and vocab.is_ambiguous_cost(l2):
                 cat = "产出"  # 成本指标 as a 二级 label sits under 产出
             cats.append(cat)
         any_cat = any(cats)
         # free-text 一级 (e.g. 履职) carried within the function group
-        _carry_labels(rows, "l1", "_l1_carry", fa, fb)
+        _carry_labels(rows, "l1", "l1_carry", fa, fb)
         for off, i in enumerate(range(fa, fb)):
             cat = cats[off]
             if cat:
-                rows[i]._l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)  # type: ignore[attr-defined]
-            elif rows[i]._l2 and not _is_vocab_l2(rows[i]._l2):  # type: ignore[attr-defined]
-                rows[i]._l1 = rows[i]._l1_carry  # type: ignore[attr-defined]
+                rows[i].r_l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)
+            elif rows[i].r_l2 and not _is_vocab_l2(rows[i].r_l2):
+                rows[i].r_l1 = rows[i].l1_carry
             elif not any_cat:
-                rows[i]._l1 = rows[i]._l1_carry  # type: ignore[attr-defined]
+                rows[i].r_l1 = rows[i].l1_carry
             else:
                 # unlabelled 二级 group: 一级 only when sandwiched between groups of one category
                 above = next((cats[j - fa] for j in range(i - 1, fa - 1, -1) if cats[j - fa]), None)
                 below = next((cats[j - fa] for j in range(i + 1, fb) if cats[j - fa]), None)
-                rows[i]._l1 = (  # type: ignore[attr-defined]
+                rows[i].r_l1 = (
                     _level1_label_for(above, rows, fa, fb, style_suffix) if above and above == below else ""
                 )
         # 重点工作: carried within each 二级 group
-        for ga, gb, _l2 in _group_ranges(rows, "_l2", fa, fb):
-            _carry_labels(rows, "task", "_task", ga, gb)
+        for ga, gb, _l2 in _group_ranges(rows, "r_l2", fa, fb):
+            _carry_labels(rows, "task", "r_task", ga, gb)
 
 
 def section_rows(
@@ -704,16 +710,16 @@ def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
     target = parse_target(value, op_hint=p.op_hint, unit_hint=p.unit_hint)
     half_target = parse_target(half, op_hint=p.op_hint, unit_hint=p.unit_hint)
     row = IndicatorRow(
-        level1=p._l1,  # type: ignore[attr-defined]
-        level2=p._l2,  # type: ignore[attr-defined]
+        level1=p.r_l1,
+        level2=p.r_l2,
         name=p.name,
         value=shown,
         target=replace(target, text=shown) if shown != value else target,
         source=src,
         half_year=half,
         half_year_target=half_target,
-        task=p._task,  # type: ignore[attr-defined]
-        function=p._function,  # type: ignore[attr-defined]
+        task=p.r_task,
+        function=p.r_function,
         extras=tuple(p.extras.items()) + (((PROJECT_EXTRA, p.project),) if p.project else ()),
     )
     return row
