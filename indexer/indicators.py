@@ -30,10 +30,11 @@ from indexer.grid import Cell, GridRow
 from indexer.model import IndicatorRow, SourceRef
 from indexer.normalize import key
 from indexer.target import parse_target, value_likeness
+from indexer.values.lexicon import standalone_operator_re
 
 log = logging.getLogger(__name__)
 
-_OP_ONLY_RE = re.compile(r"^(?:≥|≤|>=|<=|＞＝|＜＝|≧|≦|>|<|＞|＜|=|＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过)$")
+_OP_ONLY_RE = standalone_operator_re()  # an operator cell, from the one lexicon
 _UNIT_ONLY_RE = re.compile(
     r"^(?:%|％|次|人|人次|万人次|名|个|所|套|节|天|小时|期|场|份|条|台|项|篇|家|户|月|年|元|万元|亿元|TB|GB|"
     r"平方米|公里|千米|米|吨|册|本|门|课时|学时|元/人|元/学年|元/生|分|批|辆|座|间|张|件|处|点|盏|亩|km|%)$"

@@ -16,6 +16,7 @@ from indexer.indicators import Columns, has_bracket_items, header_columns, proje
 from indexer.model import ExpenseLine, IndicatorRow, SourceRef, Table
 from indexer.normalize import clean_cell, key, to_simplified
 from indexer.target import parse_target, value_likeness
+from indexer.values.lexicon import OP_SYMBOLS
 from indexer.values.units import MONEY_UNIT_RE
 
 log = logging.getLogger(__name__)
@@ -380,7 +381,7 @@ def _fits(role: str | None, text: str) -> bool:
 
     if role == "op":
         return classify.is_op(text) or key(text) in classify.DIRECTIONS or (
-            classify.kind(text) == "value" and bool(re.match(r"[≥≤≧≦><=＝]", text.strip()))
+            classify.kind(text) == "value" and text.strip()[:1] in OP_SYMBOLS
         )
     if role == "unit":
         return classify.is_unit(text) or text.strip() in ("/", "-", "—")

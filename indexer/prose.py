@@ -21,14 +21,14 @@ from indexer import vocab
 from indexer.grid import GridRow
 from indexer.model import SourceRef
 from indexer.normalize import key
+from indexer.values.lexicon import OP_SYMBOLS, value_start_pattern
 
-_OPS = r"(?:≥|≤|>=|<=|≧|≦|⩾|⩽|＞＝|＜＝|＞|＜|>|<|=|＝|大于等于|小于等于|不低于|不高于|不少于|不超过|达到)"
 _ENUM = r"(?:[(（]?[一二三四五六七八九十\d]{1,3}[)）]?[、.．:：]?|\d+[、.．])?\s*"
 _BRACKET_HEAD_RE = re.compile(r"【\s*([^】\-－—]+?)\s*[-－—]+\s*([^】]+?)\s*】")
 _ITEM_SPLIT_RE = re.compile(r"[;；。]|[,，](?![^()（）]*[)）])")
 _INDEX_RE = re.compile(r"^(?:指标\s*\d+\s*[:：]|\d+[、.．]|[(（]\d+[)）]|设\s*\d+\s*条)\s*")
-_VALUE_START_RE = re.compile(rf"{_OPS}|\d")
-_PAREN_VALUE_RE = re.compile(r"^(?P<name>.+?)\s*[(（](?P<value>[^()（）]*(?:\d|≥|≤|>|<|=)[^()（）]*)[)）]$")
+_VALUE_START_RE = re.compile(value_start_pattern())  # operator symbol, operator word + number, digit
+_PAREN_VALUE_RE = re.compile(rf"^(?P<name>.+?)\s*[(（](?P<value>[^()（）]*[\d{re.escape(OP_SYMBOLS)}][^()（）]*)[)）]$")
 _QUAL_RE = re.compile(r"^(?P<name>.+?)定性(?P<value>.+)$")
 _PART_RE = re.compile(r"\s*(?:\d+[、.．]|[(（]\d+[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+部分|项目联系人)")
 # what was achieved, not a target: 当年实际完成9人
