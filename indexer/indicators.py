@@ -117,6 +117,9 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             roles["value"] = weak_value
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
+    if "value_type" in roles and roles["value_type"] < roles["name"] and not roles.keys() & {"level1", "level2"}:
+        # 指标类型 left of the name and no level column: the kind of indicator (产出指标 …) is the 一级 level
+        roles["level1"] = roles.pop("value_type")
     if "value" not in roles and "half" not in roles and "level2" not in roles:
         return None
     if previous is not None:  # two-line headers: 核心职能 above an empty cell
@@ -169,7 +172,9 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     has_levels = bool(cols.label_roles())
     if not name or value_likeness(name) >= 0.8:
         return None
-    if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)):
+    # a table with a 一级 column and no 二级 column names its indicators 数量指标, 社会效益指标 …
+    l2_as_name = "level2" not in cols.roles and vocab.is_level2(name) and not vocab.is_level1(name)
+    if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)) and not l2_as_name:
         # a label word as the name (服务对象满意度 under 效益/满意度指标) only when both level cells are filled
         if not (at("level1") and at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
@@ -214,6 +219,24 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
                 continue
             p.extras[label] = at(role)
     return p
+
+
+def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
+    """A row short of its leading level cells (merged, printed only on the group's first row): read it
+    by header positions with its cells moved right, when only level columns are left out."""
+    n = len(cells)
+    while n and not cells[n - 1].text:
+        n -= 1
+    shift = cols.width - n
+    if n < 2 or shift <= 0 or cols.roles.keys() & {"function", "task"}:
+        return None
+    skipped = {i for i in range(shift)}
+    roles_at = {i: r for r, i in cols.roles.items()}
+    if any(roles_at.get(i) not in vocab.LEVEL_ROLES for i in skipped) or not any(i in roles_at for i in skipped):
+        return None
+    if vocab.is_level1(cells[0].text) and not vocab.is_level2(cells[0].text):
+        return None  # the row does start with its 一级 label
+    return _positional([Cell("")] * shift + cells[:n], cols)
 
 
 def _classify_labels(cells: list[Cell], p: RowParse, cost_is_l1: bool) -> list[Cell]:
@@ -297,7 +320,7 @@ def _drop_leading_fields(cells: list[Cell], p: RowParse, cols: Columns | None = 
 def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse:
     cells, ix = _strip_index(list(row.cells))
     has_vocab_misplaced = False
-    pos = _positional(cells, cols)
+    pos = _positional(cells, cols) or _right_aligned(cells, cols)
     if pos is not None:
         # vocabulary cells must sit in their own columns for a positional read
         fn = pos.function
@@ -697,6 +720,8 @@ def _is_name(text: str) -> bool:
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
+    if len(re.findall(r"[□☐■☑✓√]", text)) >= 2:
+        return False  # the options of a form field (优秀□ 良好□ 合格□): not an indicator
     k = classify.kind(text)
     return k not in ("num", "value", "op", "unit", "header", "vtype", "dir") and not (k == "qual" and value_likeness(text) >= 0.95)
 

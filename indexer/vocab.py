@@ -178,7 +178,7 @@ _HEADER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^指标方向|^指标性质$|^计算符号|^运算符|^符号$"), "op"),
     (re.compile(r"^(?:计量|度量)?单位$"), "unit"),
     (re.compile(r"^(?:指标)?权重|^分值$"), "weight"),
-    (re.compile(r"^(?:指标)?(?:解释|说明)|^指标标准或依据$|^指标值设定依据|^评价标准|^计分方法"), "desc"),
+    (re.compile(r"^(?:指标)?(?:解释|说明|描述)|^指标标准或依据$|^指标值设定依据|^评价标准|^计分方法"), "desc"),
     (re.compile(r"^评[(（]?扣?[)）]?分标准|^扣分标准"), "score"),
     (re.compile(r"^备注"), "remark"),
 )
