@@ -196,7 +196,10 @@ _RT_UNITS = (
 _RT_VALUE_RE = re.compile(
     rf"(?:{symbol_operator_pattern()})\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
     rf"|\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
+    # an operator before a word, closed by a completion status: =提高已完成
+    rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
 _OTHER_HEADERS = (
     "全年实际值", "实际完成值", "全年实际完成值", "年度实际完成值", "得分", "未完成原因及拟采取的改进措施",
@@ -231,6 +234,11 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         (m.start(), m.end()) for m in _RT_VALUE_RE.finditer(simple)
         if not any(a < m.end() and m.start() < b for a, b in cuts)
     ]
+    # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
+    for _a, b in list(values):
+        m = _STATUS_RE.match(simple, b)
+        if m:
+            values.append((m.start(), m.end()))
     if not values and len(headers) >= 3:
         pass  # a header line written without separators
     elif len(headers) < 3:

@@ -25,7 +25,7 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from indexer import vocab
+from indexer import classify, vocab
 from indexer.grid import Cell, GridRow
 from indexer.model import IndicatorRow, SourceRef
 from indexer.normalize import key
@@ -204,7 +204,6 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     p.value, p.half = at("value"), at("half")
     if not p.value and p.half and "value" not in cols.roles:
         p.value, p.half = p.half, ""
-    from indexer import classify
 
     p.op_hint, p.unit_hint = at("op"), at("unit")
     if p.op_hint and not p.value and classify.kind(p.op_hint) == "value":
@@ -357,7 +356,6 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
 def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     """Rows with more cells after the value (实际完成值, 分值, 得分, 权重, 方向 …): the name comes first
     and the value is the first value cell after it; what follows is kept out of the value."""
-    from indexer import classify
 
     k = len(free)
     if k < 3 or "task" in cols.roles or "function" in cols.roles:
@@ -690,6 +688,9 @@ def section_rows(
     else:
         resolve_groups(parsed)
     rows = [p for p in parsed if p.is_indicator and _is_name(p.name)]
+    for p in rows:
+        if p.value and classify.kind(p.value) == "header":
+            p.value = ""  # a column word (指标值) caught as a value: no value
     # text after the table's last row (page footers, 公示期, a cut-off cell): no value, no labels of its own
     if any(p.value.strip() for p in rows):
         while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip() or rows[-1].l1 or rows[-1].l2):
@@ -716,7 +717,6 @@ def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRo
 
 def _is_name(text: str) -> bool:
     """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
-    from indexer import classify
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
