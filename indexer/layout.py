@@ -430,6 +430,22 @@ def _numbers_follow(rows: list[GridRow], i: int, n: int) -> bool:
     return k - i - 1 == n
 
 
+def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
+    """A form field label wrapped over two or three lines (偏差大或 / 目标未完成 / 原因分析): the table is over."""
+    from indexer.classify import is_header_word
+
+    parts: list[str] = []
+    for k in range(i, min(i + 3, len(rows))):
+        t = _one_cell(rows[k])
+        if t is None or len(t) > 8 or vocab.is_level1(t) or vocab.is_level2(t) or not re.match(r"[\u4e00-\u9fff]", t):
+            return False
+        parts.append(t)
+        if k > i and is_header_word("".join(parts)) and not is_header_word(parts[0]):
+            log.debug("wrapped header at %s: %s", rows[i].line, parts)
+            return True
+    return False
+
+
 def _stream_rows(
     rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow], names: list[str] | None = None
 ) -> int:
@@ -455,7 +471,7 @@ def _stream_rows(
         if classify.is_clutter(t):
             i += 1
             continue
-        if classify.is_end(t):
+        if classify.is_end(t) or _wrapped_header_at(rows, i):
             break
         cells: dict[int, Cell] = {}
         line = rows[i].line
