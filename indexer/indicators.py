@@ -693,7 +693,9 @@ def section_rows(
             p.value = ""  # a column word (指标值) caught as a value: no value
     # text after the table's last row (page footers, 公示期, a cut-off cell): no value, no labels of its own
     if any(p.value.strip() for p in rows):
-        while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip() or rows[-1].l1 or rows[-1].l2):
+        while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip()) and (
+            not (rows[-1].l1 or rows[-1].l2) or len(rows[-1].grid.nonempty) == 1
+        ):
             rows.pop()
     return [_to_indicator(p, file) for p in rows]
 

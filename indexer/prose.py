@@ -33,7 +33,7 @@ _QUAL_RE = re.compile(r"^(?P<name>.+?)定性(?P<value>.+)$")
 _PART_RE = re.compile(r"\s*(?:\d+[、.．]|[(（]\d+[)）]|[一二三四五六七八九十]+、|第[一二三四五六七八九十]+部分|项目联系人)")
 # what was achieved, not a target: 当年实际完成9人
 _ACTUAL_RE = re.compile(r"^(?:当年|全年|年度)?实际完成")
-_NAME_TAIL_RE = re.compile(r"(?:为|為|达到|達到|:|：)$")
+_NAME_TAIL_RE = re.compile(r"(?:为|為|达到|達到|完成|:|：)$")
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,7 @@ def prose_rows(rows: list[GridRow], file: str) -> list[ProseRow]:
         for item in items:
             got = _keyed_item(item) or split_item(item)
             at = text.find(item, pos) if item else pos
-            if got and not _ACTUAL_RE.match(got[0]):
+            if got and not (_ACTUAL_RE.match(got[0]) or _ACTUAL_RE.match(item.strip())):
                 name, value = got
                 out.append(ProseRow(l1, l2, name, value, source_at(at)))
             pos = max(pos, at + len(item))
