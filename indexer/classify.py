@@ -20,10 +20,10 @@ import re
 
 from indexer import vocab
 from indexer.normalize import GLOSS_RE, key
+from indexer.values.lexicon import OP_SYMBOLS, standalone_operator_re, symbol_operator_pattern
 
-OP_RE = re.compile(
-    r"^(?:≥|≤|>=|<=|=>|=<|≧|≦|⩾|⩽|>|<|=|═|＝|＞|＜|＞＝|＜＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过)$"
-)
+# an operator cell: every standalone phrase of the one lexicon (indexer.values.lexicon)
+OP_RE = standalone_operator_re()
 _NUM_RE = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
 _UNIT_RE = re.compile(
     r"^(?:%|％|‰|[\u4e00-\u9fff]{1,3}(?:/[\u4e00-\u9fff]{1,3}){0,2}|[a-zA-Z]{1,4}(?:/[\u4e00-\u9fffa-zA-Z]{1,3})?|"
@@ -49,7 +49,7 @@ _CLUTTER_RE = re.compile(
 )
 _END_RE = re.compile(
     r"[（(]\s*盖\s*章\s*[)）]|审核意见|审批意见|财政部门.{0,6}意见|^填报人|^填表人|^联系电话|^单位负责人|^注\s*[:：1１]|^说明\s*[:：]|"
-    r"^备注\s*[:：]|^其他需要说明|^总分$|^合计\s*\d*$|^评价结论|^存在问题|^(?:金额)?单位\s*[:：]\s*(?:万元|元|亿元|千元)$"
+    r"^备注\s*[:：]|^其他需要说明|^总分$|^合计\s*\d*$|^评价结论|^(?:预算)?绩效评价结果$|^存在问题|^(?:金额)?单位\s*[:：]\s*(?:万元|元|亿元|千元)$"
 )
 
 
@@ -167,7 +167,7 @@ def split_by_roles(line: str) -> list[str] | None:
     while i < len(tokens):
         t, k = tokens[i], kinds[i]
         if k == "unit" and ck and ck[-1] in ("num", "value") and not cells[-1].endswith(t):
-            if ck[-1] == "num" or not re.search(r"[^\d.,%≥≤=<>]$", cells[-1]):
+            if ck[-1] == "num" or not re.search(rf"[^\d.,%{re.escape(OP_SYMBOLS)}]$", cells[-1]):
                 cells[-1] += t
                 ck[-1] = "value"
                 i += 1
@@ -194,9 +194,12 @@ _RT_UNITS = (
     "小时|分钟|工作日|个月|%|％|‰|个|次|人|元|天|日|件|项|台|套|所|场|期|批|篇|户|名|家|辆|座|间|张|册|本|门|株|头|只|年|月|周|篇|条|处|村|组|份"
 )
 _RT_VALUE_RE = re.compile(
-    rf"(?:≥|≤|≧|≦|>=|<=|=|＝|＞|＜|>|<)\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
+    rf"(?:{symbol_operator_pattern()})\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
     rf"|\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
+    # an operator before a word, closed by a completion status: =提高已完成
+    rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
 _OTHER_HEADERS = (
     "全年实际值", "实际完成值", "全年实际完成值", "年度实际完成值", "得分", "未完成原因及拟采取的改进措施",
@@ -231,6 +234,11 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         (m.start(), m.end()) for m in _RT_VALUE_RE.finditer(simple)
         if not any(a < m.end() and m.start() < b for a, b in cuts)
     ]
+    # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
+    for _a, b in list(values):
+        m = _STATUS_RE.match(simple, b)
+        if m:
+            values.append((m.start(), m.end()))
     if not values and len(headers) >= 3:
         pass  # a header line written without separators
     elif len(headers) < 3:
@@ -256,7 +264,7 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     cuts.sort()
     # a number stuck to the end of a name just before an operator value is its own cell (分值 before 指标值)
     for a, _b in list(cuts):
-        if a > 0 and simple[a] in "≥≤≧≦><=＝":
+        if a > 0 and simple[a] in OP_SYMBOLS:
             m = re.search(r"(?<=[\u4e00-\u9fff)）])\d+(?:\.\d+)?$", simple[:a])
             if m and not any(a2 <= m.start() < b2 for a2, b2 in cuts):
                 cuts.append((m.start(), m.end()))
@@ -272,7 +280,7 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
             if not m or any(a2 <= m.start() < b2 for a2, b2 in cuts):
                 break
             nxt = simple[m.end() : m.end() + 1]
-            if nxt and not (nxt == " " or "\u4e00" <= nxt <= "\u9fff" or nxt in "≥≤≧≦><=＝("):
+            if nxt and not (nxt == " " or "\u4e00" <= nxt <= "\u9fff" or nxt in OP_SYMBOLS or nxt == "("):
                 break
             extra.append((m.start(), m.end()))
             pos = m.end()

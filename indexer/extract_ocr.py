@@ -40,6 +40,7 @@ from typing import Any
 from indexer.grid import Cell, GridRow
 from indexer.model import BBox, IngestError
 from indexer.normalize import clean_cell
+from indexer.values.lexicon import OP_SYMBOLS, SYMBOL_OPS
 
 log = logging.getLogger(__name__)
 
@@ -546,11 +547,12 @@ class OcrWorker:
 # ---------------------------------------------------------------- value repair
 
 
-_OPS = "≥≤><=＝"
+_OPS = OP_SYMBOLS  # the lexicon's operator symbols
 _CONFUSABLE_NUM_RE = re.compile(rf"^([{_OPS}]?)([0-9OoIl|.]+)(%|％)?$")
 _STRAY_PERIOD_RE = re.compile(r"(\d%?)[.。](?!\d)")
 _SIMPLE_VALUE_RE = re.compile(rf"^[{_OPS}]?\d+(?:\.\d+)?[^\d.。]{{0,6}}$")
-_OP_FIX = {">=": "≥", "<=": "≤", "≧": "≥", "≦": "≤", "＞=": "≥", "＜=": "≤", "＞＝": "≥", "＜＝": "≤"}
+# other spellings of ≥ / ≤ (>=, ≧, ＞＝ …), longest first
+_OP_FIX = {w: SYMBOL_OPS[w] for w in sorted(SYMBOL_OPS, key=len, reverse=True) if SYMBOL_OPS[w] in "≥≤" and w != SYMBOL_OPS[w]}
 
 
 def repair_value(text: str) -> tuple[str, bool]:

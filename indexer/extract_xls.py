@@ -24,7 +24,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from indexer.grid import Cell, GridRow
+from indexer.grid import GridRow, fill_merged, sheet_rows
 from indexer.model import IngestError
 
 log = logging.getLogger(__name__)
@@ -109,34 +109,9 @@ def _sheet_rows(book: Any, sheet: Any) -> list[GridRow]:
                 texts[(r, c)] = text
             if _has_border(book, sheet, r, c):
                 bordered.add(r)
-    for r0, r1, c0, c1 in sheet.merged_cells:  # half-open ranges
-        text = texts.get((r0, c0), "")
-        for r in range(r0, r1):
-            for c in range(c0, c1):
-                if (r, c) == (r0, c0):
-                    continue
-                texts.pop((r, c), None)
-                if c == c0 and text:
-                    texts[(r, c)] = text
-                    filled.add((r, c))
-                    if r0 in bordered:
-                        bordered.add(r)
-    if not texts:
-        return []
-    ncols = max(c for _, c in texts) + 1
-    use_borders = bool(bordered)
-    out: list[GridRow] = []
-    for r in range(sheet.nrows):
-        line = r + 1
-        cells = tuple(Cell(texts.get((r, c), ""), line=line, filled=(r, c) in filled) for c in range(ncols))
-        if not any(c.text for c in cells):
-            continue
-        if use_borders and r not in bordered:
-            text = " ".join(c.text for c in cells if c.text)
-            out.append(GridRow(cells=(Cell(text, line=line),), line=line, in_table=False, sheet=name))
-        else:
-            out.append(GridRow(cells=cells, line=line, in_table=True, sheet=name))
-    return out
+    # xlrd ranges are half-open: (r0, r1, c0, c1) -> inclusive (r0, c0, r1 - 1, c1 - 1)
+    fill_merged(texts, filled, bordered, ((r0, c0, r1 - 1, c1 - 1) for r0, r1, c0, c1 in sheet.merged_cells))
+    return sheet_rows(texts, filled, bordered, first_col=0, line_of=lambda r: r + 1, sheet=name)
 
 
 def extract_xls(path: Path) -> list[GridRow]:

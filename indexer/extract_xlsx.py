@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from indexer.grid import Cell, GridRow
+from indexer.grid import GridRow, fill_merged, sheet_rows
 from indexer.model import IngestError
 from indexer.normalize import clean_cell
 from indexer.settings import IngestSettings, check_deadline, current_settings
@@ -244,7 +244,7 @@ def _sheet_rows(ws: Any, cached: _CachedValues, settings: IngestSettings | None 
             f"{settings.max_sheet_rows} 行 × {settings.max_sheet_cols} 列"
             "（PERFSEARCH_MAX_SHEET_ROWS / PERFSEARCH_MAX_SHEET_COLS）",
         )
-    _fill_merged(ws, texts, filled, max_row, max_col)
+    _fill_merged(ws, texts, filled, bordered, max_row, max_col)
     if not texts:
         return []
     ncols = max(c for _, c in texts)
@@ -254,43 +254,18 @@ def _sheet_rows(ws: Any, cached: _CachedValues, settings: IngestSettings | None 
             "",
             f"工作表“{ws.title}”有 {len(row_numbers)} 行 × {ncols} 列数据，单元格总数超过 {_MAX_SHEET_CELLS} 的上限",
         )
-    # borders only mean something when the sheet uses them at all
-    use_borders = bool(bordered)
     sheet = ws.title if len(ws.parent.worksheets) > 1 else None  # cited when there is a choice
-    out: list[GridRow] = []
-    for r in row_numbers:
-        cells = tuple(
-            Cell(texts.get((r, c), ""), line=r, filled=(r, c) in filled) for c in range(1, ncols + 1)
-        )
-        if use_borders and r not in bordered:
-            text = " ".join(c.text for c in cells if c.text)
-            out.append(GridRow(cells=(Cell(text, line=r),), line=r, in_table=False, sheet=sheet))
-        else:
-            out.append(GridRow(cells=cells, line=r, in_table=True, sheet=sheet))
-    return out
+    return sheet_rows(texts, filled, bordered, first_col=1, line_of=lambda r: r, sheet=sheet)
 
 
 def _fill_merged(
-    ws: Any, texts: dict[tuple[int, int], str], filled: set[tuple[int, int]],
+    ws: Any, texts: dict[tuple[int, int], str], filled: set[tuple[int, int]], bordered: set[int],
     max_row: int | None = None, max_col: int | None = None,
 ) -> None:
-    """Vertical spans copy the top-left text down (filled); horizontal coverage stays empty.
-
-    Ranges are clipped to the data area (``max_row`` x ``max_col``): a merged range
-    reaching row 1048576 costs no more than one reaching the last row with data.
-    """
-    for rng in ws.merged_cells.ranges:
-        r0, c0, r1, c1 = rng.min_row, rng.min_col, rng.max_row, rng.max_col
-        if max_row is not None:
-            r1 = min(r1, max_row)
-        if max_col is not None:
-            c1 = min(c1, max_col)
-        text = texts.get((r0, c0), "")
-        for r in range(r0, r1 + 1):
-            for c in range(c0, c1 + 1):
-                if (r, c) == (r0, c0):
-                    continue
-                texts.pop((r, c), None)  # covered cells hold no value of their own
-                if c == c0 and text:
-                    texts[(r, c)] = text
-                    filled.add((r, c))
+    """Merged ranges, clipped to the data area (``max_row`` x ``max_col``): a merged range
+    reaching row 1048576 costs no more than one reaching the last row with data."""
+    ranges = (
+        (rng.min_row, rng.min_col, min(rng.max_row, max_row or rng.max_row), min(rng.max_col, max_col or rng.max_col))
+        for rng in ws.merged_cells.ranges
+    )
+    fill_merged(texts, filled, bordered, ranges)

@@ -21,6 +21,7 @@ Conventions every extractor follows:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from indexer.model import BBox, SourceRef
@@ -57,3 +58,55 @@ class GridRow:
         return SourceRef(
             file=file, page=self.page, line=line if self.page is None else None, bbox=bbox, sheet=self.sheet
         )
+
+
+# -- spreadsheets (xls, xlsx, et): one row-assembly path ----------------------------------------------
+
+
+def fill_merged(
+    texts: dict[tuple[int, int], str],
+    filled: set[tuple[int, int]],
+    bordered: set[int],
+    ranges: Iterable[tuple[int, int, int, int]],
+) -> None:
+    """Merged ranges ``(r0, c0, r1, c1)`` (inclusive): vertical spans copy the top-left text down
+    (``filled``), horizontally covered cells are emptied; a row a bordered span reaches is bordered."""
+    for r0, c0, r1, c1 in ranges:
+        text = texts.get((r0, c0), "")
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                if (r, c) == (r0, c0):
+                    continue
+                texts.pop((r, c), None)  # covered cells hold no value of their own
+                if c == c0 and text:
+                    texts[(r, c)] = text
+                    filled.add((r, c))
+                    if r0 in bordered:
+                        bordered.add(r)
+
+
+def sheet_rows(
+    texts: dict[tuple[int, int], str],
+    filled: set[tuple[int, int]],
+    bordered: set[int],
+    *,
+    first_col: int,
+    line_of: Callable[[int], int],
+    sheet: str | None,
+) -> list[GridRow]:
+    """Grid rows of one sheet from its cell texts: every row with text, columns ``first_col`` .. last
+    used column.  Where the sheet draws borders, an unbordered row is free text (one cell)."""
+    if not texts:
+        return []
+    last_col = max(c for _, c in texts)
+    use_borders = bool(bordered)  # borders only mean something when the sheet uses them at all
+    out: list[GridRow] = []
+    for r in sorted({r for r, _ in texts}):
+        line = line_of(r)
+        cells = tuple(Cell(texts.get((r, c), ""), line=line, filled=(r, c) in filled) for c in range(first_col, last_col + 1))
+        if use_borders and r not in bordered:
+            text = " ".join(c.text for c in cells if c.text)
+            out.append(GridRow(cells=(Cell(text, line=line),), line=line, in_table=False, sheet=sheet))
+        else:
+            out.append(GridRow(cells=cells, line=line, in_table=True, sheet=sheet))
+    return out

@@ -25,15 +25,16 @@ import logging
 import re
 from dataclasses import dataclass, field, replace
 
-from indexer import vocab
+from indexer import classify, vocab
 from indexer.grid import Cell, GridRow
 from indexer.model import IndicatorRow, SourceRef
 from indexer.normalize import key
 from indexer.target import parse_target, value_likeness
+from indexer.values.lexicon import standalone_operator_re
 
 log = logging.getLogger(__name__)
 
-_OP_ONLY_RE = re.compile(r"^(?:≥|≤|>=|<=|＞＝|＜＝|≧|≦|>|<|＞|＜|=|＝|大于等于|小于等于|大于|小于|等于|不低于|不高于|不少于|不超过)$")
+_OP_ONLY_RE = standalone_operator_re()  # an operator cell, from the one lexicon
 _UNIT_ONLY_RE = re.compile(
     r"^(?:%|％|次|人|人次|万人次|名|个|所|套|节|天|小时|期|场|份|条|台|项|篇|家|户|月|年|元|万元|亿元|TB|GB|"
     r"平方米|公里|千米|米|吨|册|本|门|课时|学时|元/人|元/学年|元/生|分|批|辆|座|间|张|件|处|点|盏|亩|km|%)$"
@@ -78,6 +79,12 @@ class RowParse:
     op_hint: str = ""
     unit_hint: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+    # resolved by resolve_groups / resolve_explicit (pass 2): the labels the row ends up with
+    r_function: str = ""
+    r_l1: str = ""
+    r_l2: str = ""
+    r_task: str = ""
+    l1_carry: str = ""  # free-text 一级 carried down within a function group
 
     @property
     def is_indicator(self) -> bool:
@@ -110,6 +117,9 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             roles["value"] = weak_value
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
+    if "value_type" in roles and roles["value_type"] < roles["name"] and not roles.keys() & {"level1", "level2"}:
+        # 指标类型 left of the name and no level column: the kind of indicator (产出指标 …) is the 一级 level
+        roles["level1"] = roles.pop("value_type")
     if "value" not in roles and "half" not in roles and "level2" not in roles:
         return None
     if previous is not None:  # two-line headers: 核心职能 above an empty cell
@@ -162,7 +172,9 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     has_levels = bool(cols.label_roles())
     if not name or value_likeness(name) >= 0.8:
         return None
-    if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)):
+    # a table with a 一级 column and no 二级 column names its indicators 数量指标, 社会效益指标 …
+    l2_as_name = "level2" not in cols.roles and vocab.is_level2(name) and not vocab.is_level1(name)
+    if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)) and not l2_as_name:
         # a label word as the name (服务对象满意度 under 效益/满意度指标) only when both level cells are filled
         if not (at("level1") and at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
@@ -192,7 +204,6 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     p.value, p.half = at("value"), at("half")
     if not p.value and p.half and "value" not in cols.roles:
         p.value, p.half = p.half, ""
-    from indexer import classify
 
     p.op_hint, p.unit_hint = at("op"), at("unit")
     if p.op_hint and not p.value and classify.kind(p.op_hint) == "value":
@@ -207,6 +218,24 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
                 continue
             p.extras[label] = at(role)
     return p
+
+
+def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
+    """A row short of its leading level cells (merged, printed only on the group's first row): read it
+    by header positions with its cells moved right, when only level columns are left out."""
+    n = len(cells)
+    while n and not cells[n - 1].text:
+        n -= 1
+    shift = cols.width - n
+    if n < 2 or shift <= 0 or cols.roles.keys() & {"function", "task"}:
+        return None
+    skipped = {i for i in range(shift)}
+    roles_at = {i: r for r, i in cols.roles.items()}
+    if any(roles_at.get(i) not in vocab.LEVEL_ROLES for i in skipped) or not any(i in roles_at for i in skipped):
+        return None
+    if vocab.is_level1(cells[0].text) and not vocab.is_level2(cells[0].text):
+        return None  # the row does start with its 一级 label
+    return _positional([Cell("")] * shift + cells[:n], cols)
 
 
 def _classify_labels(cells: list[Cell], p: RowParse, cost_is_l1: bool) -> list[Cell]:
@@ -290,7 +319,7 @@ def _drop_leading_fields(cells: list[Cell], p: RowParse, cols: Columns | None = 
 def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse:
     cells, ix = _strip_index(list(row.cells))
     has_vocab_misplaced = False
-    pos = _positional(cells, cols)
+    pos = _positional(cells, cols) or _right_aligned(cells, cols)
     if pos is not None:
         # vocabulary cells must sit in their own columns for a positional read
         fn = pos.function
@@ -327,7 +356,6 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
 def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     """Rows with more cells after the value (实际完成值, 分值, 得分, 权重, 方向 …): the name comes first
     and the value is the first value cell after it; what follows is kept out of the value."""
-    from indexer import classify
 
     k = len(free)
     if k < 3 or "task" in cols.roles or "function" in cols.roles:
@@ -507,7 +535,7 @@ def _is_vocab_l2(label: str) -> bool:
 
 
 def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
-    """Set ``_l2`` for rows[start:end] (one 核心职能 group)."""
+    """Set ``r_l2`` for rows[start:end] (one 核心职能 group)."""
     # a second 二级 label on a line belongs to the next row's group
     for i in range(start, end - 1):
         if rows[i].l2_next and not rows[i + 1].l2:
@@ -516,12 +544,12 @@ def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
         labelled = [i for i in range(a, b) if rows[i].l2]
         if not labelled:
             for i in range(a, b):
-                rows[i]._l2 = ""  # type: ignore[attr-defined]
+                rows[i].r_l2 = ""
             continue
         first = labelled[0]
         # rows before the first label of a block belong to it (label printed mid-group)
         for i in range(a, first + 1):
-            rows[i]._l2 = rows[first].l2  # type: ignore[attr-defined]
+            rows[i].r_l2 = rows[first].l2
         for p, q in zip(labelled, labelled[1:]):
             prev, nxt = rows[p].l2, rows[q].l2
             if key(prev) == key(nxt) or not (_is_vocab_l2(prev) and _is_vocab_l2(nxt)):
@@ -529,10 +557,10 @@ def _assign_level2(rows: list[RowParse], start: int, end: int) -> None:
             else:
                 cut = _segment_between(rows, p + 1, q, prev, nxt)
             for i in range(p + 1, q):
-                rows[i]._l2 = prev if i < cut else nxt  # type: ignore[attr-defined]
-            rows[q]._l2 = nxt  # type: ignore[attr-defined]
+                rows[i].r_l2 = prev if i < cut else nxt
+            rows[q].r_l2 = nxt
         for i in range(labelled[-1], b):
-            rows[i]._l2 = rows[labelled[-1]].l2  # type: ignore[attr-defined]
+            rows[i].r_l2 = rows[labelled[-1]].l2
 
 
 def _group_ranges(rows: list[RowParse], attr: str, start: int, end: int) -> list[tuple[int, int, str]]:
@@ -587,20 +615,20 @@ def resolve_explicit(rows: list[RowParse]) -> None:
             # a one-row remainder of a merged label cut by the page break shows as an empty cell
             r.function, r.l1, r.l2, r.task = prev.function, prev.l1, prev.l2, prev.task
         prev = r
-        r._function, r._l2, r._task = r.function, r.l2, r.task  # type: ignore[attr-defined]
+        r.r_function, r.r_l2, r.r_task = r.function, r.l2, r.task
         cat = vocab.level2_category(r.l2) if r.l2 else None
         if not r.l1 and cat:
-            r._l1 = _level1_label_for(cat, rows, 0, len(rows), r.l2.endswith("指标"))  # type: ignore[attr-defined]
+            r.r_l1 = _level1_label_for(cat, rows, 0, len(rows), r.l2.endswith("指标"))
         else:
-            r._l1 = r.l1  # type: ignore[attr-defined]
+            r.r_l1 = r.l1
 
 
 def resolve_groups(rows: list[RowParse]) -> None:
-    """Set ``_function``, ``_l1``, ``_l2``, ``_task`` on every row of one section."""
+    """Set ``r_function``, ``r_l1``, ``r_l2``, ``r_task`` on every row of one section."""
     n = len(rows)
-    _carry_labels(rows, "function", "_function", 0, n)
+    _carry_labels(rows, "function", "r_function", 0, n)
     # function groups are hard boundaries for everything below
-    for fa, fb, _fn in _group_ranges(rows, "_function", 0, n):
+    for fa, fb, _fn in _group_ranges(rows, "r_function", 0, n):
         _assign_level2(rows, fa, fb)
         style_suffix = any(r.l1.endswith("指标") for r in rows[fa:fb] if r.l1) or any(
             r.l2.endswith("指标") for r in rows[fa:fb] if r.l2
@@ -608,32 +636,32 @@ def resolve_groups(rows: list[RowParse]) -> None:
         # 一级: from the 二级 category where known
         cats: list[str | None] = []
         for i in range(fa, fb):
-            l2 = rows[i]._l2  # type: ignore[attr-defined]
+            l2 = rows[i].r_l2
             cat = vocab.level2_category(l2) if l2 else None
             if l2 and vocab.is_ambiguous_cost(l2):
                 cat = "产出"  # 成本指标 as a 二级 label sits under 产出
             cats.append(cat)
         any_cat = any(cats)
         # free-text 一级 (e.g. 履职) carried within the function group
-        _carry_labels(rows, "l1", "_l1_carry", fa, fb)
+        _carry_labels(rows, "l1", "l1_carry", fa, fb)
         for off, i in enumerate(range(fa, fb)):
             cat = cats[off]
             if cat:
-                rows[i]._l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)  # type: ignore[attr-defined]
-            elif rows[i]._l2 and not _is_vocab_l2(rows[i]._l2):  # type: ignore[attr-defined]
-                rows[i]._l1 = rows[i]._l1_carry  # type: ignore[attr-defined]
+                rows[i].r_l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)
+            elif rows[i].r_l2 and not _is_vocab_l2(rows[i].r_l2):
+                rows[i].r_l1 = rows[i].l1_carry
             elif not any_cat:
-                rows[i]._l1 = rows[i]._l1_carry  # type: ignore[attr-defined]
+                rows[i].r_l1 = rows[i].l1_carry
             else:
                 # unlabelled 二级 group: 一级 only when sandwiched between groups of one category
                 above = next((cats[j - fa] for j in range(i - 1, fa - 1, -1) if cats[j - fa]), None)
                 below = next((cats[j - fa] for j in range(i + 1, fb) if cats[j - fa]), None)
-                rows[i]._l1 = (  # type: ignore[attr-defined]
+                rows[i].r_l1 = (
                     _level1_label_for(above, rows, fa, fb, style_suffix) if above and above == below else ""
                 )
         # 重点工作: carried within each 二级 group
-        for ga, gb, _l2 in _group_ranges(rows, "_l2", fa, fb):
-            _carry_labels(rows, "task", "_task", ga, gb)
+        for ga, gb, _l2 in _group_ranges(rows, "r_l2", fa, fb):
+            _carry_labels(rows, "task", "r_task", ga, gb)
 
 
 def section_rows(
@@ -660,9 +688,14 @@ def section_rows(
     else:
         resolve_groups(parsed)
     rows = [p for p in parsed if p.is_indicator and _is_name(p.name)]
+    for p in rows:
+        if p.value and classify.kind(p.value) == "header":
+            p.value = ""  # a column word (指标值) caught as a value: no value
     # text after the table's last row (page footers, 公示期, a cut-off cell): no value, no labels of its own
     if any(p.value.strip() for p in rows):
-        while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip() or rows[-1].l1 or rows[-1].l2):
+        while len(rows) > 1 and not (rows[-1].value.strip() or rows[-1].half.strip()) and (
+            not (rows[-1].l1 or rows[-1].l2) or len(rows[-1].grid.nonempty) == 1
+        ):
             rows.pop()
     return [_to_indicator(p, file) for p in rows]
 
@@ -686,10 +719,11 @@ def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRo
 
 def _is_name(text: str) -> bool:
     """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
-    from indexer import classify
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
+    if len(re.findall(r"[□☐■☑✓√]", text)) >= 2:
+        return False  # the options of a form field (优秀□ 良好□ 合格□): not an indicator
     k = classify.kind(text)
     return k not in ("num", "value", "op", "unit", "header", "vtype", "dir") and not (k == "qual" and value_likeness(text) >= 0.95)
 
@@ -704,16 +738,16 @@ def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
     target = parse_target(value, op_hint=p.op_hint, unit_hint=p.unit_hint)
     half_target = parse_target(half, op_hint=p.op_hint, unit_hint=p.unit_hint)
     row = IndicatorRow(
-        level1=p._l1,  # type: ignore[attr-defined]
-        level2=p._l2,  # type: ignore[attr-defined]
+        level1=p.r_l1,
+        level2=p.r_l2,
         name=p.name,
         value=shown,
         target=replace(target, text=shown) if shown != value else target,
         source=src,
         half_year=half,
         half_year_target=half_target,
-        task=p._task,  # type: ignore[attr-defined]
-        function=p._function,  # type: ignore[attr-defined]
+        task=p.r_task,
+        function=p.r_function,
         extras=tuple(p.extras.items()) + (((PROJECT_EXTRA, p.project),) if p.project else ()),
     )
     return row

@@ -16,6 +16,7 @@ from indexer.indicators import Columns, has_bracket_items, header_columns, proje
 from indexer.model import ExpenseLine, IndicatorRow, SourceRef, Table
 from indexer.normalize import clean_cell, key, to_simplified
 from indexer.target import parse_target, value_likeness
+from indexer.values.lexicon import OP_SYMBOLS
 from indexer.values.units import MONEY_UNIT_RE
 
 log = logging.getLogger(__name__)
@@ -127,27 +128,43 @@ def _split_inline_key(text: str, keys: set[str]) -> tuple[str, str] | None:
 
 def _head_row(b: _TableBuilder, row: GridRow, file: str) -> None:
     """Read unit/project/budget/goal fields from one non-indicator row."""
-    cells = [c for _, c in row.nonempty]
-    texts = [c.text for c in cells]
-    if not texts:
+    cells = _after_pending(b, [c for _, c in row.nonempty])
+    if not cells:
         return
-    if b.pending_key:
-        pk, b.pending_key = b.pending_key, ""
-        if len(texts) == 1 and not _is_known_key(texts[0]):
-            texts = [pk, texts[0]]
-            cells = [Cell(pk), *cells]
-    if b.pending_goal:
-        if len(texts) == 1 and not _is_known_key(texts[0]):
-            b.goals.append((b.pending_goal, texts[0]))
-            b.pending_goal = ""
-            return
-        b.pending_goal = ""
+    texts = [c.text for c in cells]
     year = year_of(texts[0]) if len(texts) == 1 and len(texts[0]) <= 14 else None
     if year and b.year is None:
         b.year = year
         return
-    # drop block labels such as 部门整体资金（万元） / 收入 / 支出
+    body = _drop_block_labels(b, cells)
+    texts = [c.text for c in body]
+    if len(texts) == 1 and _is_known_key(texts[0]) and _key_of(texts[0]) not in vocab.GOAL_KEYS:
+        b.pending_key = texts[0]
+        return
     i = 0
+    while i < len(texts):
+        i += _read_field(b, row, file, body, i)
+
+
+def _after_pending(b: _TableBuilder, cells: list[Cell]) -> list[Cell]:
+    """One cell per line: a key (or 年度目标) on the previous line takes this line as its value.
+    Returns the cells still to read (none when the line was the pending goal's text)."""
+    if not cells:
+        return cells
+    if b.pending_key:
+        pk, b.pending_key = b.pending_key, ""
+        if len(cells) == 1 and not _is_known_key(cells[0].text):
+            cells = [Cell(pk), *cells]
+    if b.pending_goal:
+        goal, b.pending_goal = b.pending_goal, ""
+        if len(cells) == 1 and not _is_known_key(cells[0].text):
+            b.goals.append((goal, cells[0].text))
+            return []
+    return cells
+
+
+def _drop_block_labels(b: _TableBuilder, cells: list[Cell]) -> list[Cell]:
+    """Without block labels such as 部门整体资金（万元） / 收入 / 支出 (which switch to expense lines)."""
     body: list[Cell] = []
     for c in cells:
         k = key(c.text)
@@ -160,89 +177,80 @@ def _head_row(b: _TableBuilder, row: GridRow, file: str) -> None:
                 b.in_expenses = True
             continue
         body.append(c)
+    return body
+
+
+def _read_field(b: _TableBuilder, row: GridRow, file: str, body: list[Cell], i: int) -> int:
+    """Read the field starting at cell ``i`` of a header row; return how many cells it took (≥ 1)."""
     texts = [c.text for c in body]
-    if len(texts) == 1 and _is_known_key(texts[0]) and _key_of(texts[0]) not in vocab.GOAL_KEYS:
-        b.pending_key = texts[0]
-        return
-    while i < len(texts):
-        k = _key_of(texts[i])
-        nxt = texts[i + 1] if i + 1 < len(texts) else ""
-        inline = _split_inline_key(texts[i], vocab.IMPL_UNIT_KEYS | vocab.UNIT_KEYS | vocab.PROJECT_KEYS)
-        if inline:
-            ik, iv = inline
-            if ik in vocab.IMPL_UNIT_KEYS:
-                b.impl_unit = iv
-            elif ik in vocab.PROJECT_KEYS:
-                b.project = iv
-            else:
-                b.unit = iv
-            i += 1
-            continue
-        if k in vocab.GOAL_KEYS:
-            label = vocab.GOAL_KEYS[k]
-            if nxt:
-                b.goals.append((label, nxt))
-                i += 2
-            else:
-                b.pending_goal = label
-                i += 1
-            continue
-        if k in vocab.DUTY_KEYS and nxt:
-            b.duties = nxt
-            i += 2
-            continue
-        if k in vocab.ORG_KEYS:
-            i += 2
-            continue
-        if k in vocab.PROJECT_KEYS and nxt:
-            b.project = nxt
-            i += 2
-            continue
-        if k in vocab.IMPL_UNIT_KEYS and nxt:
-            b.impl_unit = nxt
-            i += 2
-            continue
-        if k in vocab.UNIT_KEYS and nxt:
-            b.unit = nxt
-            i += 2
-            continue
-        if k in vocab.SUPERVISOR_KEYS and nxt:
-            b.supervisor = nxt
-            i += 2
-            continue
-        nums = [parse_number(t) for t in texts[i + 1 :]]
-        first_num = next((n for n in nums if n is not None), None)
-        if k in vocab.TOTAL_KEYS and first_num is not None:
-            if b.total is None:
-                b.total, b.total_source = first_num, row.source(file, body[i])
-            i += 1 + nums.index(first_num) + 1
-            continue
-        if k in vocab.EXPENSE_TOTAL_KEYS:
-            b.in_expenses = True
-            i += 2 if first_num is not None else 1
-            continue
-        if k in vocab.FUNDING_KEYS and first_num is not None and not b.in_expenses:
-            label = vocab.PREFIX_RE.sub("", clean_cell(texts[i]))
-            if label != "小计":
-                b.funding.append((label, first_num))
-            i += 1 + nums.index(first_num) + 1
-            continue
-        # an expense line: name followed by one or two amounts
-        if parse_number(texts[i]) is None and first_num is not None and _looks_like_expense(b, texts, i):
-            amounts = []
-            j = i + 1
-            while j < len(texts) and parse_number(texts[j]) is not None and len(amounts) < 2:
-                amounts.append(parse_number(texts[j]))
-                j += 1
-            if not amounts:
-                i += 1
-                continue
-            half, annual = (amounts[0], amounts[1]) if len(amounts) == 2 else (None, amounts[0])
-            name = vocab.PREFIX_RE.sub("", clean_cell(texts[i]))
-            b.expenses.append(ExpenseLine(name, half, annual, row.source(file, body[i])))
-            i = j
-            continue
-        i += 1
+    k = _key_of(texts[i])
+    nxt = texts[i + 1] if i + 1 < len(texts) else ""
+    inline = _split_inline_key(texts[i], vocab.IMPL_UNIT_KEYS | vocab.UNIT_KEYS | vocab.PROJECT_KEYS)
+    if inline:
+        ik, iv = inline
+        if ik in vocab.IMPL_UNIT_KEYS:
+            b.impl_unit = iv
+        elif ik in vocab.PROJECT_KEYS:
+            b.project = iv
+        else:
+            b.unit = iv
+        return 1
+    if k in vocab.GOAL_KEYS:
+        if nxt:
+            b.goals.append((vocab.GOAL_KEYS[k], nxt))
+            return 2
+        b.pending_goal = vocab.GOAL_KEYS[k]
+        return 1
+    if k in vocab.ORG_KEYS:
+        return 2
+    for keys, attr in _TEXT_FIELDS:
+        if k in keys and nxt:
+            setattr(b, attr, nxt)
+            return 2
+    return _read_amounts(b, row, file, body, i)
+
+
+# key sets whose value is the next cell's text, and the builder field it fills
+_TEXT_FIELDS = (
+    (vocab.DUTY_KEYS, "duties"),
+    (vocab.PROJECT_KEYS, "project"),
+    (vocab.IMPL_UNIT_KEYS, "impl_unit"),
+    (vocab.UNIT_KEYS, "unit"),
+    (vocab.SUPERVISOR_KEYS, "supervisor"),
+)
+
+
+def _read_amounts(b: _TableBuilder, row: GridRow, file: str, body: list[Cell], i: int) -> int:
+    """Budget fields at cell ``i``: 资金总额, funding sources, expense lines (name + one or two amounts)."""
+    texts = [c.text for c in body]
+    k = _key_of(texts[i])
+    nums = [parse_number(t) for t in texts[i + 1 :]]
+    first_num = next((n for n in nums if n is not None), None)
+    if k in vocab.TOTAL_KEYS and first_num is not None:
+        if b.total is None:
+            b.total, b.total_source = first_num, row.source(file, body[i])
+        return 1 + nums.index(first_num) + 1
+    if k in vocab.EXPENSE_TOTAL_KEYS:
+        b.in_expenses = True
+        return 2 if first_num is not None else 1
+    if k in vocab.FUNDING_KEYS and first_num is not None and not b.in_expenses:
+        label = vocab.PREFIX_RE.sub("", clean_cell(texts[i]))
+        if label != "小计":
+            b.funding.append((label, first_num))
+        return 1 + nums.index(first_num) + 1
+    if parse_number(texts[i]) is None and first_num is not None and _looks_like_expense(b, texts, i):
+        amounts: list[float] = []
+        j = i + 1
+        while j < len(texts) and (n := parse_number(texts[j])) is not None and len(amounts) < 2:
+            amounts.append(n)
+            j += 1
+        if not amounts:
+            return 1
+        half, annual = (amounts[0], amounts[1]) if len(amounts) == 2 else (None, amounts[0])
+        name = vocab.PREFIX_RE.sub("", clean_cell(texts[i]))
+        b.expenses.append(ExpenseLine(name, half, annual, row.source(file, body[i])))
+        return j - i
+    return 1
 
 
 def _looks_like_expense(b: _TableBuilder, texts: list[str], i: int) -> bool:
@@ -380,7 +388,7 @@ def _fits(role: str | None, text: str) -> bool:
 
     if role == "op":
         return classify.is_op(text) or key(text) in classify.DIRECTIONS or (
-            classify.kind(text) == "value" and bool(re.match(r"[≥≤≧≦><=＝]", text.strip()))
+            classify.kind(text) == "value" and text.strip()[:1] in OP_SYMBOLS
         )
     if role == "unit":
         return classify.is_unit(text) or text.strip() in ("/", "-", "—")
@@ -422,6 +430,22 @@ def _numbers_follow(rows: list[GridRow], i: int, n: int) -> bool:
     return k - i - 1 == n
 
 
+def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
+    """A form field label wrapped over two or three lines (偏差大或 / 目标未完成 / 原因分析): the table is over."""
+    from indexer.classify import is_header_word
+
+    parts: list[str] = []
+    for k in range(i, min(i + 3, len(rows))):
+        t = _one_cell(rows[k])
+        if t is None or len(t) > 8 or vocab.is_level1(t) or vocab.is_level2(t) or not re.match(r"[\u4e00-\u9fff]", t):
+            return False
+        parts.append(t)
+        if k > i and is_header_word("".join(parts)) and not is_header_word(parts[0]):
+            log.debug("wrapped header at %s: %s", rows[i].line, parts)
+            return True
+    return False
+
+
 def _stream_rows(
     rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow], names: list[str] | None = None
 ) -> int:
@@ -447,7 +471,7 @@ def _stream_rows(
         if classify.is_clutter(t):
             i += 1
             continue
-        if classify.is_end(t):
+        if classify.is_end(t) or _wrapped_header_at(rows, i):
             break
         cells: dict[int, Cell] = {}
         line = rows[i].line

@@ -39,7 +39,13 @@ import cn2an
 
 from indexer.model import Target
 from indexer.normalize import clean_cell, to_simplified
-from indexer.values.lexicon import STRONG_PREFIX_OPS, SUFFIX_OPS, WEAK_PREFIX_OPS, alternation
+from indexer.values.lexicon import (
+    STRONG_PREFIX_OPS,
+    SUFFIX_OPS,
+    SYMBOL_VARIANTS,
+    WEAK_PREFIX_OPS,
+    alternation,
+)
 from indexer.values.units import KNOWN_UNITS
 
 # ---------------------------------------------------------------------------
@@ -59,14 +65,10 @@ _FOLD.update(
         0xFE66: "=",
         0x2212: "-",  # minus sign
         0x301C: "~",  # wave dash
-        0x2267: "≥",  # ≧
-        0x2A7E: "≥",  # ⩾
-        0x2266: "≤",  # ≦
-        0x2A7D: "≤",  # ⩽
-        0x226E: "≥",  # ≮ "not less than"
-        0x226F: "≤",  # ≯ "not greater than"
     }
 )
+# ≧ ⩾ ≦ ⩽ ≮ ≯ ═ …: the lexicon's symbol spellings
+_FOLD.update({ord(w): op for w, op in SYMBOL_VARIANTS.items() if len(w) == 1})
 
 
 def _prepare(text: str) -> str:

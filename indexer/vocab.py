@@ -36,7 +36,7 @@ for _cat, _labels in {
         "经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标", "环境效益指标",
         "经济效益", "社会效益", "生态效益", "可持续影响", "环境效益",
     ],
-    "满意度": ["服务对象满意度指标", "服务对象满意度", "社会公众满意度指标", "社会公众满意度"],
+    "满意度": ["服务对象满意度指标", "服务对象满意度", "社会公众满意度指标", "社会公众满意度", "具体指标"],
     "决策": ["计划制定", "目标设定", "预算编制", "项目立项", "资金投入"],
     "过程": ["预算执行", "预算管理", "资产管理", "项目管理", "人员管理", "机构建设", "资金管理", "组织实施", "财务管理"],
 }.items():
@@ -166,19 +166,20 @@ EXTRA_ROLE_NAMES = {
 
 # header spellings matched by shape: 指标值(年度), 预期2022年实现值, 一级, 二级指标(长期) …
 _HEADER_PAREN_RE = re.compile(r"[(（][^()（）]*[)）]")
+_HEADER_OPEN_PAREN_RE = re.compile(r"[(（][^()（）]{0,4}$")
 _HEADER_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"长期|中期|以前年度|上年|实际|完成值|完成情况|得分|偏差|原因|改进措施"), "other"),
     (re.compile(r"^一级(?:指标|目标)?(?:名称)?$"), "level1"),
     (re.compile(r"^二级(?:指标|目标)?(?:名称)?$"), "level2"),
     (re.compile(r"^三级(?:指标|目标)?(?:名称)?$"), "name"),
     (re.compile(r"^半年(?:度|程)?(?:指标值|目标值|目标|值)"), "half"),
-    (re.compile(r"^(?:全年|年度|全程|当年)?(?:程)?(?:指标值|目标值|数值|预期实现值|预期值|指标目标值)(?:及单位)?$"), "value"),
+    (re.compile(r"^(?:全年|年度|全程|当年|年初)?(?:程)?(?:指标值|目标值|数值|预期实现值|预期值|指标目标值)(?:及单位)?$"), "value"),
     (re.compile(r"^(?:预期|当年预期|20\d\d年?)(?:20\d\d年)?(?:实现值|目标值|指标值)$"), "value"),
     (re.compile(r"^绩效(?:标准|目标值|指标值)$"), "value"),
     (re.compile(r"^指标方向|^指标性质$|^计算符号|^运算符|^符号$"), "op"),
     (re.compile(r"^(?:计量|度量)?单位$"), "unit"),
     (re.compile(r"^(?:指标)?权重|^分值$"), "weight"),
-    (re.compile(r"^(?:指标)?(?:解释|说明)|^指标标准或依据$|^指标值设定依据|^评价标准|^计分方法"), "desc"),
+    (re.compile(r"^(?:指标)?(?:解释|说明|描述)|^指标标准或依据$|^指标值设定依据|^评价标准|^计分方法"), "desc"),
     (re.compile(r"^评[(（]?扣?[)）]?分标准|^扣分标准"), "score"),
     (re.compile(r"^备注"), "remark"),
 )
@@ -205,11 +206,11 @@ def header_role(text: str) -> str | None:
     role = HEADER_ROLES.get(k)
     if role is not None or not k or len(k) > 16:
         return role
-    bare = _HEADER_PAREN_RE.sub("", k)
+    bare = _HEADER_OPEN_PAREN_RE.sub("", _HEADER_PAREN_RE.sub("", k))  # 年初目标值(A: a bracket cut off
     if bare != k and bare in HEADER_ROLES and not re.search(r"长期|中期", k):
         return HEADER_ROLES[bare]
     for pat, r in _HEADER_PATTERNS:
-        if pat.search(k):
+        if pat.search(k) or bare != k and pat.search(bare):
             return None if r == "other" else r
     return None
 

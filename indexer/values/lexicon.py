@@ -46,6 +46,22 @@ UNAMBIGUOUS_OPS: tuple[str, ...] = tuple(
     or w.endswith(("以上", "以下", "以内"))
 )  # fmt: skip
 
+# Other spellings of the operator symbols (full-width, compatibility forms, two-character forms).
+SYMBOL_VARIANTS: dict[str, str] = {
+    "≧": "≥", "⩾": "≥", "＞＝": "≥", "＞=": "≥", "≦": "≤", "⩽": "≤", "＜＝": "≤", "＜=": "≤",
+    "＞": ">", "＜": "<", "＝": "=", "═": "=", "≮": "≥", "≯": "≤",  # ≮ "not less than", ≯ "not greater than"
+}  # fmt: skip
+# Phrases that make a whole operator cell on their own (a 计算符号 / 指标性质 column, or an operator
+# written apart from its number): every strong prefix phrase and every symbol spelling.
+STANDALONE_OPS: dict[str, str] = {**STRONG_PREFIX_OPS, **SYMBOL_VARIANTS}
+# Every single-character operator symbol (character classes in the layout regexes).
+OP_SYMBOLS: str = "".join(sorted({w for w in STANDALONE_OPS if len(w) == 1}))
+# Symbol operators written before a number (one or two characters, no words): safe to look for inside
+# run-together text, where operator words would also match ordinary wording.
+SYMBOL_OPS: dict[str, str] = {w: op for w, op in STANDALONE_OPS.items() if not re.search(r"[\u4e00-\u9fff]", w)}
+# Operator words (not symbols) that may open a value written after a name (名称不少于300人).
+WORD_PREFIX_OPS: dict[str, str] = {w: op for w, op in PREFIX_OPS.items() if re.search(r"[\u4e00-\u9fff]", w)}
+
 # What each operator means, in words (answers, README).
 OP_WORDS: dict[str, str] = {"≥": "不低于", ">": "高于", "≤": "不超过", "<": "低于", "=": "等于"}
 
@@ -59,23 +75,47 @@ def operator_regex(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile(alternation(words))
 
 
+def standalone_operator_re() -> re.Pattern[str]:
+    """A whole cell that is one operator (``≥``, ``＞＝``, ``不低于``)."""
+    return re.compile(rf"^(?:{alternation(STANDALONE_OPS)})$")
+
+
+def symbol_operator_pattern() -> str:
+    """Alternation of the operator symbols (``>=``, ``≧``, ``＝`` …), longest first."""
+    return alternation(SYMBOL_OPS)
+
+
+def value_start_pattern() -> str:
+    """Where a value written after a name starts: an operator symbol, an operator word before a number,
+    or a digit (``名称≧300人``, ``名称不少于300人``, ``名称95%以上``)."""
+    return rf"(?:{alternation(SYMBOL_OPS)})|(?:{alternation(WORD_PREFIX_OPS)})(?=\s*\d)|\d"
+
+
 def any_operator_pattern() -> str:
     """Alternation of every operator phrase (prefix and suffix)."""
     return alternation([*PREFIX_OPS, *SUFFIX_OPS])
 
 
 __all__ = [
+    "OP_SYMBOLS",
     "OP_WORDS",
     "PREFIX_OPS",
     "QUESTION_COMPARATIVES",
     "QUESTION_EQUAL_WORDS",
     "QUESTION_PREFIX_OPS",
     "RANGE_SUFFIX",
+    "STANDALONE_OPS",
     "STRONG_PREFIX_OPS",
     "SUFFIX_OPS",
+    "SYMBOL_OPS",
+    "SYMBOL_VARIANTS",
     "UNAMBIGUOUS_OPS",
     "WEAK_PREFIX_OPS",
+    "WORD_PREFIX_OPS",
     "alternation",
     "any_operator_pattern",
     "operator_regex",
+    "standalone_operator_re",
+    "symbol_operator_pattern",
+    "value_start_pattern",
 ]
