@@ -50,27 +50,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-_FN_INDEX: dict[str, int] = {}
+_DEPS: dict[str, dict[str, dict]] = {}  # url -> api name -> dependency of the page config
 
 
-def fn_index(url: str, api: str) -> int:
-    if not _FN_INDEX:
+def dependency(url: str, api: str) -> dict:
+    if url not in _DEPS:
         config = json.loads(urllib.request.urlopen(f"{url}config", timeout=60).read())
-        for dep in config["dependencies"]:
-            if dep.get("api_name"):
-                _FN_INDEX[dep["api_name"]] = dep["id"]
-    return _FN_INDEX[api]
+        _DEPS[url] = {d["api_name"]: d for d in config["dependencies"] if d.get("api_name")}
+    return _DEPS[url][api]
 
 
 def call(url: str, api: str, data: list, session: str, timeout: float = 120.0) -> tuple[bool, float]:
-    """One call the way the browser (and gradio_client) makes it: join the queue with this
-    client's session, then read the session's event stream until the result; (ok, seconds)."""
+    """One call the way the browser's Gradio client makes it (and gradio_client): for an event
+    that uses the queue, join the queue with this client's session and read the session's event
+    stream until the result; for one that does not (queue=False), one POST to ``run/<api>``.
+    Returns (ok, seconds)."""
     t0 = time.perf_counter()
     try:
-        body = {"data": data, "fn_index": fn_index(url, api), "session_hash": session, "event_data": None,
+        dep = dependency(url, api)
+        body = {"data": data, "fn_index": dep["id"], "session_hash": session, "event_data": None,
                 "trigger_id": None}  # fmt: skip
-        req = urllib.request.Request(f"{url}gradio_api/queue/join", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        headers = {"Content-Type": "application/json"}
+        if dep.get("queue") is False:
+            req = urllib.request.Request(f"{url}gradio_api/run/{api}", data=json.dumps(body).encode(), headers=headers)
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                ok = resp.status == 200 and "data" in json.loads(resp.read())
+            return ok, time.perf_counter() - t0
+        req = urllib.request.Request(f"{url}gradio_api/queue/join", data=json.dumps(body).encode(), headers=headers)
         event_id = json.loads(urllib.request.urlopen(req, timeout=timeout).read())["event_id"]
         ok = False
         with urllib.request.urlopen(f"{url}gradio_api/queue/data?session_hash={session}", timeout=timeout) as resp:
@@ -140,6 +146,7 @@ def phase(url: str, api: str, make_args, clients: int, per_client: int, seconds:
     def run(c: int) -> None:
         nonlocal errors
         session = uuid.uuid4().hex[:11]  # one browser tab / one gradio_client per client
+        call(url, "refresh", [], session)  # untimed: the page load, which opens the session in a browser
         start.wait()
         for j in range(per_client):
             if time.monotonic() > deadline:
@@ -183,11 +190,12 @@ def ensure_index(index: Path, corpus: Path) -> None:
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def start_server(index: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(index: Path, port: int, log: Path, root: Path = ROOT) -> subprocess.Popen:
     out = open(log, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--port", str(port)],
-        cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PERFSEARCH_AUTH": ""},
+        cwd=root, stdout=out, stderr=subprocess.STDOUT,
+        env={**os.environ, "PERFSEARCH_AUTH": "", "PYTHONPATH": str(root)},
     )  # fmt: skip
     deadline = time.monotonic() + 300
     while "已启动" not in log.read_text(errors="replace"):  # printed once the model is warm
@@ -195,6 +203,53 @@ def start_server(index: Path, port: int, log: Path) -> subprocess.Popen:
             raise SystemExit(f"服务未能启动：\n{log.read_text(errors='replace')}")
         time.sleep(0.2)
     return proc
+
+
+def checkout(ref: str, dest: Path) -> Path:
+    """The source tree of git revision ``ref`` (``git archive``) in ``dest``."""
+    import io
+    import tarfile
+
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], check=True,
+                          capture_output=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def measure(label: str, root: Path, index: Path, work: Path, args: argparse.Namespace) -> dict[str, dict]:
+    """Start the server of source tree ``root``, run the phases, stop it; {api: {"base", "loaded"}}."""
+    port = free_port()
+    log = work / f"serve-{port}.log"
+    t0 = time.perf_counter()
+    print(f"== {label}：{time.strftime('%H:%M:%S')} 启动，1 分钟负载 {os.getloadavg()[0]:.2f}", flush=True)
+    proc = start_server(index, port, log, root)
+    print(f"   服务就绪（含模型预热）用时 {time.perf_counter() - t0:.1f} 秒", flush=True)
+    url = f"http://127.0.0.1:{port}/"
+    out: dict[str, dict] = {}
+    try:
+        apis = [("检索 /search", "search", search_args)]
+        if args.ask:
+            apis.append(("问答 /ask", "ask", ask_args))
+        for name, api, make in apis:
+            phase(url, api, make, 2, 3, 20)  # first calls: connection setup, caches
+            base = phase(url, api, make, 1, max(10, args.per_client), args.seconds)
+            load = os.getloadavg()[0]
+            loaded = phase(url, api, make, args.clients, args.per_client, args.seconds)
+            show(name, base)
+            show(name, loaded)
+            print(f"{name:<16} {args.clients} 客户端 / 1 客户端：p50 ×{loaded['p50'] / base['p50']:.1f}，"
+                  f"p95 ×{loaded['p95'] / base['p95']:.1f}（{args.clients} 客户端阶段开始时 1 分钟负载 {load:.2f}）",
+                  flush=True)  # fmt: skip
+            out[api] = {"name": name, "base": base, "loaded": loaded}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _DEPS.pop(url, None)
+    return out
 
 
 def main() -> None:
@@ -205,39 +260,37 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=15, help="每个客户端最多请求数")
     ap.add_argument("--seconds", type=float, default=60.0, help="每个阶段的时间上限")
     ap.add_argument("--ask", action="store_true", help="同时测问答接口")
+    ap.add_argument("--against", metavar="REF", default=None,
+                    help="对照的 git 版本（如 HEAD~3 或提交号）：同一次运行中两个版本的服务轮流测，打印比值")
+    ap.add_argument("--rounds", type=int, default=1, help="轮数（有 --against 时每轮两个版本各测一次）")
     args = ap.parse_args()
 
     index = Path(args.index).resolve()
     ensure_index(index, Path(args.corpus))
     load_searches(index)
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
-    port = free_port()
-    log = work / "serve.log"
-    load = os.getloadavg()[0]
-    print(f"网页服务压测：{os.cpu_count()} 个 CPU，开始时 1 分钟负载 {load:.1f}，索引 {index}")
-    t0 = time.perf_counter()
-    proc = start_server(index, port, log)
-    print(f"服务就绪（含模型预热）用时 {time.perf_counter() - t0:.1f} 秒；检索词 {len(SEARCHES)} 个互不相同，"
-          "按顺序使用（同一次运行中不重复，直到用完）")
-    url = f"http://127.0.0.1:{port}/"
+    print(f"网页服务压测：{os.cpu_count()} 个 CPU，开始时 1 分钟负载 {os.getloadavg()[0]:.2f}，索引 {index}；"
+          f"检索词 {len(SEARCHES)} 个互不相同，按顺序使用（同一次运行中不重复，直到用完）")  # fmt: skip
     try:
-        apis = [("检索 /search", "search", search_args)]
-        if args.ask:
-            apis.append(("问答 /ask", "ask", ask_args))
-        for name, api, make in apis:
-            phase(url, api, make, 2, 3, 20)  # first calls: connection setup, caches
-            base = phase(url, api, make, 1, max(10, args.per_client), args.seconds)
-            loaded = phase(url, api, make, args.clients, args.per_client, args.seconds)
-            show(name, base)
-            show(name, loaded)
-            print(f"{name:<16} {args.clients} 客户端 / 1 客户端：p50 ×{loaded['p50'] / base['p50']:.1f}，"
-                  f"p95 ×{loaded['p95'] / base['p95']:.1f}")  # fmt: skip
+        trees = [("当前版本", ROOT)]
+        if args.against:
+            trees.append((f"对照 {args.against}", checkout(args.against, work / "against")))
+        results: dict[str, list[dict]] = {label: [] for label, _ in trees}
+        for _ in range(max(1, args.rounds)):
+            for label, root in (trees if _ % 2 == 0 else trees[::-1]):
+                results[label].append(measure(label, root, index, work, args))
+        if args.against:
+            cur, ref = (results[label] for label, _ in trees)
+            print(f"== 当前版本 / 对照 {args.against}（{args.clients} 客户端，各轮取中位数）")
+            for api in cur[0]:
+                def med(runs: list[dict], key: str, api: str = api) -> float:
+                    return statistics.median(r[api]["loaded"][key] for r in runs)
+
+                print(f"{cur[0][api]['name']:<16} p50 {med(cur, 'p50') * 1000:.0f} / {med(ref, 'p50') * 1000:.0f} ms"
+                      f" = ×{med(cur, 'p50') / med(ref, 'p50'):.2f}；p95 {med(cur, 'p95') * 1000:.0f} / "
+                      f"{med(ref, 'p95') * 1000:.0f} ms = ×{med(cur, 'p95') / med(ref, 'p95'):.2f}；"
+                      f"吞吐 {med(cur, 'rps'):.1f} / {med(ref, 'rps'):.1f} 次/秒")  # fmt: skip
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

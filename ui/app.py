@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Gradio's queue recomputes a monitoring summary (a pandas DataFrame of up to the last
+# 10,000 events, grouped, with percentiles) after EVERY event by default: per search a
+# cost that grows with uptime (measured 10 % of the server's GIL time after ~1,500
+# searches).  Nothing here shows that dashboard: compute it (almost) never, keep 1,000.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 import gradio as gr  # noqa: E402
 
@@ -295,7 +301,6 @@ def build_app(
                 results = _rows_table("search-results", "检索结果（点击任一行查看原文出处）")
                 more_btn = gr.Button("显示更多", size="sm", elem_id="search-more", visible=False)
                 hits_state = gr.State([])
-                shown_state = gr.State(h.PAGE_SIZE)
                 filters = [f_unit, f_year, f_region, f_kind, f_project, f_level1, f_level2]
 
             # ------------------------------------------------------------ 问答
@@ -496,32 +501,39 @@ def build_app(
             if not (q or "").strip() and not any(v not in (None, h.ALL) for v in (unit, year, region, kind,
                                                                                  project, level1, level2)):
                 # nothing to search: a hint, the results on screen stay as they are
-                return (h.EMPTY_QUERY_HINT, gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
+                return (h.EMPTY_QUERY_HINT, gr.update(), gr.update(), gr.update(), gr.update())
             try:
                 view = h.search(ready(), q, unit, year, region, kind, project, level1, level2, k=k)
             except gr.Error as exc:
                 gr.Warning(exc.message, title="提示")
-                return (f"⚠️ {exc.message}", gr.update(), gr.update(), gr.update(), gr.update(), gr.update())
-            return view.status, view.table, view.clusters, view.hits, gr.update(visible=view.has_more), k
+                return (f"⚠️ {exc.message}", gr.update(), gr.update(), gr.update(), gr.update())
+            return view.status, view.value, view.clusters, view.hits, gr.update(visible=view.has_more)
 
         def do_search(q: str, unit: str, year: str, region: str, kind: str, project: str, level1: str, level2: str):
             return run_search(q, unit, year, region, kind, project, level1, level2, h.PAGE_SIZE)
 
-        def show_more(q, unit, year, region, kind, project, level1, level2, shown):
-            return run_search(q, unit, year, region, kind, project, level1, level2, int(shown or 0) + h.PAGE_SIZE)
+        def show_more(q, unit, year, region, kind, project, level1, level2, hits):
+            # the rows shown so far are the hits kept in the session: one page more
+            return run_search(q, unit, year, region, kind, project, level1, level2, len(hits or []) + h.PAGE_SIZE)
 
         def show_clusters(text: str):
             return gr.update(visible=bool(text))
 
         search_inputs = [query, *filters]
-        search_outputs = [search_status, results, clusters, hits_state, more_btn, shown_state]
-        search_btn.click(do_search, search_inputs, search_outputs, api_name="search").then(
-            show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden"
+        search_outputs = [search_status, results, clusters, hits_state, more_btn]
+        # Searches skip Gradio's queue (queue=False): one HTTP POST per search instead of
+        # joining the queue and reading an event stream (the queue adds bookkeeping, SSE
+        # messages and estimations per call, all on the event loop under the GIL).
+        # Concurrency is bounded by the thread pool; query encoding is batched across
+        # threads (QueryBatcher).  A failed validation shows in the status line.
+        direct = {"queue": False}
+        search_btn.click(do_search, search_inputs, search_outputs, api_name="search", **direct).then(
+            show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden", **direct
         )
-        query.submit(do_search, search_inputs, search_outputs, api_visibility="private").then(
-            show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden"
+        query.submit(do_search, search_inputs, search_outputs, api_visibility="private", **direct).then(
+            show_clusters, clusters, clusters, api_visibility="private", show_progress="hidden", **direct
         )
-        more_btn.click(show_more, [*search_inputs, shown_state], search_outputs, api_name="search_more")
+        more_btn.click(show_more, [*search_inputs, hits_state], search_outputs, api_name="search_more", **direct)
 
         # cascading choices: unit -> year -> project, 一级 -> 二级
         def cascade_unit(unit: str, year: str, level1: str):

@@ -11,6 +11,7 @@ library's typed exception (``EngineError``, ``IngestError``, ``DraftError`` ...)
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import functools
@@ -250,8 +251,8 @@ def _levels(hit: dict[str, Any]) -> str:
     return " / ".join(x for x in (hit.get("level1"), hit.get("level2")) if x)
 
 
-def rows_frame(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
-    """Row dicts (``row_to_json`` shape, maybe with ``score``/``reason``) -> the table the user sees."""
+def rows_data(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence[str] = RESULT_COLUMNS) -> list[list]:
+    """Row dicts (``row_to_json`` shape, maybe with ``score``/``reason``) -> the cells the user sees."""
     names = _uploads.load_names(engine.index_dir) if "来源" in columns else {}  # once per table, not per row
     getters: dict[str, Callable[[int, dict[str, Any]], Any]] = {
         "序号": lambda i, h: i,
@@ -265,8 +266,13 @@ def rows_frame(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence
         "未满足的原因": lambda i, h: h.get("reason", ""),
         "来源": lambda i, h: source_label(engine, h.get("source"), names),
     }
-    data = [[getters[c](i, h) for c in columns] for i, h in enumerate(hits, start=1)]
-    return pd.DataFrame(data, columns=list(columns))
+    row = [getters[c] for c in columns]
+    return [[g(i, h) for g in row] for i, h in enumerate(hits, start=1)]
+
+
+def rows_frame(engine: Engine, hits: Sequence[dict[str, Any]], columns: Sequence[str] = RESULT_COLUMNS) -> pd.DataFrame:
+    """Row dicts (``row_to_json`` shape, maybe with ``score``/``reason``) -> the table the user sees."""
+    return pd.DataFrame(rows_data(engine, hits, columns), columns=list(columns), dtype=object)
 
 
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
@@ -295,7 +301,7 @@ def pick(items: Sequence[Any], row_value: Sequence[Any] | None, index: Any) -> A
 @dataclass
 class SearchView:
     status: str
-    table: pd.DataFrame
+    rows: list[list]  # the cells of the result table (RESULT_COLUMNS)
     clusters: str
     hits: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0  # true number of matches (hits holds the first of them)
@@ -303,6 +309,16 @@ class SearchView:
     @property
     def has_more(self) -> bool:
         return self.total > len(self.hits)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=RESULT_COLUMNS, dtype=object)
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """The result table as the ``gr.Dataframe`` value: plain lists, no pandas on the way
+        (a DataFrame costs the server ~2 ms per search to build and serialise)."""
+        return {"headers": list(RESULT_COLUMNS), "data": self.rows}
 
 
 def _filters_kwargs(unit: str, year: str, region: str, kind: str, project: str, level1: str, level2: str) -> dict:
@@ -375,6 +391,11 @@ EXPORT_LIMIT = 5000  # rows written by an export (all matches in practice)
 EMPTY_QUERY_HINT = "请输入要检索的指标名称或关键词，或至少选择一个筛选条件。"
 
 
+SEARCH_CACHE_SIZE = 512  # result pages kept per server (same words and filters from many users, paging)
+_search_cache: collections.OrderedDict[tuple, SearchView] = collections.OrderedDict()
+_search_cache_lock = threading.Lock()
+
+
 @user_errors
 def search(
     engine: Engine,
@@ -388,13 +409,39 @@ def search(
     level2: str = ALL,
     k: int = PAGE_SIZE,
 ) -> SearchView:
-    """The first ``k`` matches and their true number; a query matching nothing says so."""
+    """The first ``k`` matches and their true number; a query matching nothing says so.
+
+    Results are kept per (index generation, query, filters, k): the same search from
+    another user, or again after "显示更多", is answered without searching.  A new
+    generation (an upload) makes every kept result unreachable."""
     query = (query or "").strip()
     filters = _filters_kwargs(unit, year, region, kind, project, level1, level2)
     if not query and not filters:
         raise UserError(EMPTY_QUERY_HINT)
     engine.require_index()
-    hits, clusters, total = _engine_search(engine, query, filters, max(1, int(k)))
+    try:
+        generation = engine.store.manifest().generation
+    except IndexUnavailable:
+        generation = None
+    key = (str(engine.index_dir), generation, getattr(engine, "model", None), query,
+           tuple(sorted(filters.items())), max(1, int(k)))  # fmt: skip
+    if generation is not None:
+        with _search_cache_lock:
+            view = _search_cache.get(key)
+            if view is not None:
+                _search_cache.move_to_end(key)
+                return view
+    view = _search(engine, query, filters, max(1, int(k)))
+    if generation is not None:
+        with _search_cache_lock:
+            _search_cache[key] = view
+            while len(_search_cache) > SEARCH_CACHE_SIZE:
+                _search_cache.popitem(last=False)
+    return view
+
+
+def _search(engine: Engine, query: str, filters: dict[str, Any], k: int) -> SearchView:
+    hits, clusters, total = _engine_search(engine, query, filters, k)
     lines = cluster_lines(clusters)
     clusters_md = ""
     if lines:
@@ -406,7 +453,7 @@ def search(
                   "点击任一行可在「文档」页查看原文出处。")
     else:
         status = f"找到 {total} 条相关指标。点击任一行可在「文档」页查看原文出处。"
-    return SearchView(status, rows_frame(engine, hits), clusters_md, hits, total)
+    return SearchView(status, rows_data(engine, hits), clusters_md, hits, total)
 
 
 # ---------------------------------------------------------------- export files
