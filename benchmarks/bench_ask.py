@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="bench_ask_")
         index = tmp.name
         print(f"从 corpus/ 构建临时索引 {index} ……", file=sys.stderr)
-        Engine(index).ingest(DEMO_CORPUS)
-    engine = Engine(index)
+        Engine.open(index).ingest(DEMO_CORPUS)
+    engine = Engine.open(index)
     questions = load_questions(args.questions)
 
     t = time.perf_counter()

@@ -205,9 +205,10 @@ def child_build(size: int, work: Path) -> dict:
 
 def child_query(size: int, work: Path) -> dict:
     from indexer.store import Manifest
+    from search.config import EngineConfig
     from search.retrieval.artifacts import LazyEncoder, get_encoder, resolve_model_id
     from search.retrieval.filters import Filters
-    from search.retrieval.retrieve import load_retriever, query_threads, torch_threads
+    from search.retrieval.retrieve import RetrievalOptions, load_retriever, torch_threads
 
     root = work / f"index-{size}"
     m = Manifest.from_json(json.loads((root / "manifest.json").read_text(encoding="utf-8")))
@@ -219,7 +220,8 @@ def child_query(size: int, work: Path) -> dict:
 
     rss0 = _rss_mb()
     t = time.perf_counter()
-    r = load_retriever(root, m, encoder=QueryEncoder())
+    threads = EngineConfig.from_env().query_threads
+    r = load_retriever(root, m, encoder=QueryEncoder(), options=RetrievalOptions(query_threads=threads))
     load_s = time.perf_counter() - t
     qs = queries()
     for q in qs[:5]:  # warm-up
@@ -237,7 +239,7 @@ def child_query(size: int, work: Path) -> dict:
     enc_ms = []
     for q in qs:
         t = time.perf_counter()
-        with torch_threads(query_threads()):
+        with torch_threads(threads):
             real.encode_queries([q])
         enc_ms.append((time.perf_counter() - t) * 1000)
     rss = _rss_mb()
@@ -250,7 +252,7 @@ def child_query(size: int, work: Path) -> dict:
         torch_enc.encode_queries([qs[0]])
         for q in qs:
             t = time.perf_counter()
-            with torch_threads(query_threads()):
+            with torch_threads(threads):
                 torch_enc.encode_queries([q])
             enc_torch.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
@@ -320,7 +322,7 @@ def ingestion_and_embedding(work: Path) -> list[list[str]]:
 
     RECENT.clear()
     t = time.perf_counter()
-    Engine(work / "full").ingest([corpus])
+    Engine.open(work / "full").ingest([corpus])
     full_s = time.perf_counter() - t
     print(f"\n语料：{len(files)} 个文件，{rep.n_rows} 条指标，{len(chunks)} 个检索块（{len(texts)} 段不同文本）")
     return [

@@ -111,7 +111,7 @@ def load_searches(index: Path) -> None:
     asks something new (no answer or query vector can be reused from an earlier request)."""
     from search.engine import Engine
 
-    names = dict.fromkeys(r["name"] for r in Engine(index).rows_json() if r["name"].strip())
+    names = dict.fromkeys(r["name"] for r in Engine.open(index).rows_json() if r["name"].strip())
     SEARCHES.extend(n for n in names if n not in SEARCHES)
 
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from indexer.model import Document, row_to_json, table_to_json
 from indexer.store import IndexStore, IndexUnavailable
+from search.config import ConfigError, EngineConfig
+from search.retrieval.backends import (
+    BackendError,
+    IndexBackend,
+    Retriever,
+    check_backend,
+    create_backend,
+    recorded_backend,
+)
 
 if TYPE_CHECKING:  # the ingest pipeline (parsers, cn2an) is imported only by ingest()
     from indexer.pipeline import IngestReport, Progress
@@ -24,21 +34,47 @@ class EngineError(Exception):
 class Engine:
     """Facade over the index: ingestion, search, question answering, drafting.
 
-    Each capability lives in its own module under ``search/``; the methods here
-    only load what is needed (lazily, cached per index generation) and delegate.
+    The composition root: ``Engine(config)`` builds and owns its parts (the index
+    store, the search backend chosen by ``config.backend``, and the caches below,
+    each filled lazily per index generation).  Each capability lives in its own
+    module under ``search/``; the methods here only load what is needed and delegate.
+    ``Engine.open(index_dir, model=...)`` is the short form that reads the rest of
+    the settings from the environment.
     """
 
-    def __init__(self, index_dir: Path | str | None = None, model: str | None = None):
-        self.store = IndexStore(index_dir)
-        self.model = model  # None: the model recorded in the index, else the default model
-        self._docs: list[Document] | None = None
+    def __init__(self, config: EngineConfig | None = None):
+        if config is not None and not isinstance(config, EngineConfig):
+            raise TypeError("Engine(config) takes an EngineConfig; use Engine.open(index_dir, model=...)")
+        self.config = config if config is not None else EngineConfig.from_env()
+        self.store = IndexStore(self.config.index_dir)
+        try:
+            self.backend: IndexBackend = create_backend(self.config, self.store)
+        except BackendError as exc:
+            raise EngineError(str(exc)) from exc
+        # caches, filled lazily: nothing here imports the model, faiss or bm25s
+        self._docs: list[Document] | None = None  # documents of self._generation
         self._generation: str | None = None
-        # caches filled lazily: nothing here imports the model, faiss or bm25s
         self._search_lock = threading.Lock()
-        self._search_cache: tuple[tuple[str, str | None], Any] | None = None  # ((generation, model), retriever)
+        self._search_cache: tuple[tuple[str, str | None], Retriever] | None = None  # ((generation, model), retriever)
         self._qa_ctx: Any = None  # search.qa.answer.QAContext of self._generation
+        self._suggest_catalog: tuple[list[Document], Any] | None = None  # (documents, search.drafting.suggest.Catalog)
+
+    @classmethod
+    def open(cls, index_dir: Path | str | None = None, *, model: str | None = None, **settings: Any) -> Engine:
+        """``Engine(EngineConfig.from_env(index_dir=..., model=..., **settings))``: arguments that
+        are None fall back to the environment (``PERFSEARCH_INDEX``, ``PERFSEARCH_MODEL`` ...)."""
+        try:
+            config = EngineConfig.from_env(index_dir=index_dir, model=model, **settings)
+        except ConfigError as exc:
+            raise EngineError(str(exc)) from exc
+        return cls(config)
 
     # -- corpus ----------------------------------------------------------------
+    @property
+    def model(self) -> str | None:
+        """The requested embedding model (None: the model recorded in the index)."""
+        return self.config.model
+
     @property
     def index_dir(self) -> Path:
         return self.store.root
@@ -71,20 +107,19 @@ class Engine:
     ) -> IngestReport:
         """``show_progress``: embedding progress bar on stderr (None: only for large batches, False: never)."""
         from indexer.pipeline import ingest_paths
+        from search.retrieval.artifacts import SearchError
 
         try:
+            self._check_backend()
             # every new generation also gets its search artefacts (issue 3)
             report = ingest_paths(paths, self.store, prune=prune, progress=progress,
                                   extra_writer=self._search_writer(show_progress))
+            self._after_write()
             self.rebuild_search_index()  # only when the model or artefact format changed
         except IndexUnavailable as exc:
             raise EngineError(str(exc)) from exc
-        except Exception as exc:
-            from search.retrieval.artifacts import SearchError
-
-            if isinstance(exc, SearchError):  # e.g. the embedding model cannot be loaded
-                raise EngineError(str(exc)) from exc
-            raise
+        except SearchError as exc:  # e.g. the embedding model cannot be loaded
+            raise EngineError(str(exc)) from exc
         self._docs = None
         return report
 
@@ -96,15 +131,13 @@ class Engine:
         self.require_index()
         return [table_to_json(d, t) for d in self.documents() for t in d.tables]
 
-    # --- search (issue 3): methods below are added by search/retrieval/retrieve.py's owner ---
-    # Model: Engine(model=...) or $PERFSEARCH_MODEL; None = the model recorded in the
-    # index (the default model for a new index).  Encoder and indexes load lazily,
-    # once per Engine and index generation.
+    # --- search (issue 3) ---
+    # Model: EngineConfig.model ($PERFSEARCH_MODEL); None = the model recorded in the
+    # index (the default model for a new index).  The backend's retriever and the
+    # query encoder load lazily, once per Engine, index generation and model.
 
     def requested_model(self) -> str | None:
-        import os
-
-        return self.model or os.environ.get("PERFSEARCH_MODEL") or None
+        return self.config.model
 
     def _build_model_id(self, manifest) -> str:
         from search.retrieval.artifacts import resolve_model_id
@@ -113,45 +146,63 @@ class Engine:
         requested = self.requested_model()
         return recorded if requested is None and recorded else resolve_model_id(requested)
 
+    def _check_backend(self, manifest=None) -> None:
+        """EngineError when the index's search data was written by another backend."""
+        from search.retrieval.backends import BackendMismatchError
+
+        try:
+            check_backend(manifest if manifest is not None else self.store.manifest(), self.backend)
+        except BackendMismatchError as exc:
+            raise EngineError(str(exc)) from exc
+
     def _search_writer(self, show_progress: bool | None = None):
-        """The store's ``extra_writer``: search artefacts for the generation being written."""
+        """The store's ``extra_writer``: the backend's search data for the generation being written,
+        and the backend's name in the manifest."""
 
         def writer(root, generation, docs):
-            from search.retrieval.artifacts import LazyEncoder, write_artifacts
+            from search.retrieval.artifacts import LazyEncoder
 
             previous = self.store.manifest()  # not yet switched: the generation being replaced
             encoder = LazyEncoder(self._build_model_id(previous))
-            return write_artifacts(root, generation, docs, encoder, previous, show_progress=show_progress)
+            try:
+                entries = dict(self.backend.write(docs, generation, previous, encoder, show_progress=show_progress))
+            except BaseException:
+                self.backend.discard(generation)
+                raise
+            entries["backend"] = {"name": self.backend.name, **self.backend.describe()}
+            return entries
 
         return writer
 
-    def search_artifacts_current(self) -> bool:
-        """True when the index has search artefacts of this version built by the requested model."""
-        from search.retrieval.chunks import CHUNK_VERSION
+    def _after_write(self) -> None:
+        """A new generation is current: the backend drops data of older ones."""
+        if self.store.exists():
+            self.backend.cleanup(self.store.manifest())
 
+    def search_artifacts_current(self) -> bool:
+        """True when the index has complete current search data built by the requested model
+        (EngineError when it was written by another backend)."""
         m = self.store.manifest()
-        arts = m.artifacts or {}
-        if not all(k in arts for k in ("embedding", "faiss", "bm25", "chunks", "names")):
-            return False
-        if arts["chunks"].get("version") != CHUNK_VERSION:
-            return False
-        return arts["embedding"].get("model") == self._build_model_id(m)
+        self._check_backend(m)
+        return self.backend.is_current(m, self._build_model_id(m))
 
     def rebuild_search_index(self, force: bool = False) -> bool:
-        """Rewrite the search artefacts when missing, outdated or built by another model
+        """Rewrite the search data when missing, outdated or built by another model
         than the requested one (embeddings are reused where possible).  Returns True if rebuilt."""
         if not self.store.exists() or (not force and self.search_artifacts_current()):
             return False
         with self.store.lock():
             docs = self.store.documents()
             self.store.write(docs, extra_writer=self._search_writer())
+        self._after_write()
         self._search_cache = None
         self._qa_ctx = None
         return True
 
-    def retriever(self):
-        """The ``search.retrieval.retrieve.HybridRetriever`` of the current generation (cached)."""
-        from search.retrieval.retrieve import SearchError, load_retriever
+    def retriever(self) -> Retriever:
+        """The backend's retriever of the current generation (cached per generation and model;
+        ``search.retrieval.retrieve.HybridRetriever`` for the faiss backend)."""
+        from search.retrieval.artifacts import LazyEncoder, SearchError
 
         self.require_index()
         with self._search_lock:
@@ -159,14 +210,16 @@ class Engine:
                 m = self.store.manifest()
             except IndexUnavailable as exc:
                 raise EngineError(str(exc)) from exc
+            key = (m.generation, self.requested_model())
             cache = self._search_cache
-            if cache is not None and cache[0] == (m.generation, self.requested_model()):
+            if cache is not None and cache[0] == key:
                 return cache[1]
+            self._check_backend(m)
             try:
-                r = load_retriever(self.store.root, m, model=self.requested_model())
+                r = self.backend.retriever(m, LazyEncoder(self._build_model_id(m)))
             except SearchError as exc:
                 raise EngineError(str(exc)) from exc
-            self._search_cache = ((m.generation, self.requested_model()), r)
+            self._search_cache = (key, r)
             return r
 
     def search(self, query: str, *, top_k: int = 10, filters=None, mode: str = "hybrid", fusion: str = "rrf",
@@ -222,7 +275,7 @@ class Engine:
         current = self.evaluate_search(queries_path, top_k=top_k, modes=modes)
         tmp = tempfile.mkdtemp(prefix="perfsearch-fast-eval-")
         try:
-            fast = Engine(tmp, model=self.fast_embed_model_id())
+            fast = Engine(replace(self.config, index_dir=Path(tmp), model=self.fast_embed_model_id()))
             fast.store.write(self.documents(), extra_writer=fast._search_writer())
             return current, fast.evaluate_search(queries_path, top_k=top_k, modes=modes)
         finally:
@@ -250,10 +303,9 @@ class Engine:
         question about a lexicon concept loads no model.  Only when they were built
         by the model question answering would load; the matcher then loads that
         model (ONNX when possible) only for free phrases.  Returns True if used."""
-        from search.qa.answer import semantic_disabled
-        from search.retrieval.artifacts import get_encoder, load_name_vectors, resolve_model_id
+        from search.retrieval.artifacts import get_encoder, resolve_model_id
 
-        if semantic_disabled():
+        if not self.config.qa_semantic:
             return False
         try:
             m = self.store.manifest()
@@ -262,9 +314,9 @@ class Engine:
         entry = (m.artifacts or {}).get("names") or {}
         requested = self.requested_model()
         wanted = resolve_model_id(requested) if requested else entry.get("model")
-        if not entry or entry.get("model") != wanted:
+        if not entry or entry.get("model") != wanted or recorded_backend(m) not in (None, self.backend.name):
             return False
-        stored = load_name_vectors(self.store.root, m)
+        stored = self.backend.name_vectors(m)
         if stored is None:
             return False
         model_id = entry["model"]
@@ -297,3 +349,21 @@ class Engine:
 
         self.require_index()
         return suggest(self, text, **kwargs)
+
+    def suggest_catalog(self):
+        """The ``search.drafting.suggest.Catalog`` of the current generation, with the
+        retriever's chunk positions mapped to tables (cached per generation)."""
+        from search.drafting.suggest import Catalog
+
+        docs = self.documents()
+        cached = self._suggest_catalog
+        if cached is not None and cached[0] is docs:
+            return cached[1]
+        cat = Catalog.build(docs)
+        cat.map_positions(docs, self.retriever().row)
+        self._suggest_catalog = (docs, cat)
+        return cat
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self.backend.close()

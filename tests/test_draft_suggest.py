@@ -135,7 +135,7 @@ def draft_index(tmp_path_factory) -> Path:
     for f in FILES:
         shutil.copy(f, src / f.name)
     index = tmp_path_factory.mktemp("draft_index")
-    Engine(index).ingest([src])
+    Engine.open(index).ingest([src])
     return index
 
 
@@ -143,7 +143,7 @@ def draft_index(tmp_path_factory) -> Path:
 def engine(draft_index):
     from search.engine import Engine
 
-    return Engine(draft_index)
+    return Engine.open(draft_index)
 
 
 def _all(result):

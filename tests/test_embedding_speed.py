@@ -134,7 +134,7 @@ def fake_index(tmp_path, monkeypatch):
     monkeypatch.setitem(artifacts._encoders, enc.model_id, enc)
     files = [CORPUS / n for n in ("000_49ac853719709592.txt", "001_5faa2bc3c3b6a31c.txt",
                                   "other_csv_export_2024.csv")]
-    Engine(tmp_path / "index", model=enc.model_id).ingest(files)
+    Engine.open(tmp_path / "index", model=enc.model_id).ingest(files)
     return tmp_path / "index", files
 
 
@@ -161,7 +161,7 @@ def test_rows_only_question_in_a_fresh_process_loads_no_model(fake_index):
     code = (
         "import json, sys\n"
         "from search.engine import Engine\n"
-        f"a = Engine({str(index)!r}).ask({QUESTION!r})\n"
+        f"a = Engine.open({str(index)!r}).ask({QUESTION!r})\n"
         "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime')"
         " if m in sys.modules)\n"
         "print(json.dumps({'answer': a.to_json(), 'heavy': heavy}, ensure_ascii=False))\n"

@@ -286,7 +286,7 @@ def qa_index(tmp_path_factory) -> Path:
     from search.engine import Engine
 
     d = tmp_path_factory.mktemp("qa_index")
-    Engine(d).ingest(CORPUS_FILES)
+    Engine.open(d).ingest(CORPUS_FILES)
     return d
 
 
@@ -294,7 +294,7 @@ def qa_index(tmp_path_factory) -> Path:
 def engine(qa_index):
     from search.engine import Engine
 
-    return Engine(qa_index)
+    return Engine.open(qa_index)
 
 
 @pytest.mark.slow
@@ -326,7 +326,7 @@ def test_engine_context_cached_per_generation(tmp_path, monkeypatch):
     from search.engine import Engine
 
     monkeypatch.setenv("PERFSEARCH_QA_SEMANTIC", "0")
-    e = Engine(tmp_path / "idx")
+    e = Engine.open(tmp_path / "idx")
     e.ingest([CORPUS / "other_bracket_list_2024.txt"])
     c1 = e.qa_context()
     assert e.qa_context() is c1

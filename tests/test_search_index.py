@@ -263,7 +263,7 @@ def test_unloadable_model_is_a_chinese_engine_error(tmp_path, monkeypatch):
     from search.engine import Engine, EngineError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # never reach for the network
-    engine = Engine(tmp_path / "idx", model=str(tmp_path / "no-such-model"))
+    engine = Engine.open(tmp_path / "idx", model=str(tmp_path / "no-such-model"))
     with pytest.raises(EngineError) as err:
         engine.ingest([CORPUS / "other_bracket_list_2024.txt"])
     assert "无法加载嵌入模型" in str(err.value) and "no-such-model" in str(err.value)

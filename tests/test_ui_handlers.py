@@ -47,7 +47,7 @@ def build_ui_index(base: Path) -> Path:
     src = base / "ui-corpus"
     src.mkdir(parents=True, exist_ok=True)
     files = [_corpus_file(n, src) for n in UI_CORPUS]
-    report = Engine(index).ingest([f.resolve() for f in files])
+    report = Engine.open(index).ingest([f.resolve() for f in files])
     assert not report.errors, [e.message for e in report.errors]
     return index
 
@@ -64,7 +64,7 @@ def copy_ui_index(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
 def engine(tmp_path_factory):
     from search.engine import Engine
 
-    return Engine(copy_ui_index(tmp_path_factory, "ui-handlers"))
+    return Engine.open(copy_ui_index(tmp_path_factory, "ui-handlers"))
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_export_hits_xlsx_and_csv(h, engine, tmp_path):
 def test_errors_are_chinese_gr_errors(h, tmp_path):
     from search.engine import Engine
 
-    empty = Engine(tmp_path / "no-index")
+    empty = Engine.open(tmp_path / "no-index")
     with pytest.raises(gr.Error) as err:
         h.search(empty, "满意度")
     assert "还没有索引" in err.value.message

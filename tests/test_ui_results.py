@@ -23,7 +23,7 @@ def h():
 def engine(tmp_path_factory):
     from search.engine import Engine
 
-    return Engine(copy_ui_index(tmp_path_factory, "ui-results"))
+    return Engine.open(copy_ui_index(tmp_path_factory, "ui-results"))
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def copies_engine(tmp_path_factory):
     files = [_corpus_file("pdf_000_suzhou_jiance_2023.pdf", src)]
     shutil.copy(CORPUS / "000_49ac853719709592.txt", src)
     files.append(src / "000_49ac853719709592.txt")
-    eng = Engine(tmp_path_factory.mktemp("copies") / "index", model="fake:bigram-64")
+    eng = Engine.open(tmp_path_factory.mktemp("copies") / "index", model="fake:bigram-64")
     report = eng.ingest(files)
     assert not report.errors
     return eng

@@ -102,7 +102,7 @@ class EngineHolder:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = Engine(self.index_dir, model=self.model)
+                    self._engine = Engine.open(self.index_dir, model=self.model)
         return self._engine
 
     def warm(self) -> None:
@@ -948,7 +948,9 @@ def serving_threads() -> None:
     from search.retrieval.retrieve import set_query_cache
 
     set_query_cache(QUERY_CACHE)
-    n = int(os.environ.get("PERFSEARCH_FAISS_THREADS", "1") or 1)
+    from search.config import EngineConfig
+
+    n = EngineConfig.from_env().faiss_threads
     try:
         import faiss
 

@@ -17,7 +17,7 @@ INDEX_HELP = "索引目录（默认 ./index，可用环境变量 PERFSEARCH_INDE
 
 
 def _engine(index: str | None) -> Engine:
-    return Engine(index)
+    return Engine.open(index)
 
 
 def _print_json_lines(objs) -> None:

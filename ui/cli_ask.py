@@ -94,7 +94,7 @@ def ask_cmd(
     """
     if not question and batch is None:
         raise click.UsageError("请给出问题，或用 --batch 指定问题文件。")
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     try:
         engine.require_index()
         if batch is None:
@@ -120,7 +120,7 @@ def run_ask_eval(index: str | None, questions: str | None = None, as_json: bool 
     """Print question-answering accuracy per intent; returns the number of failed questions."""
     from search.evaluation.qa_evaluate import evaluate_engine
 
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     try:
         engine.require_index()
         rep = evaluate_engine(engine, questions)

@@ -125,7 +125,7 @@ def check_cmd(file: Path, as_json: bool, strict: bool, min_severity: str) -> Non
     from search.drafting.check import SEVERITIES
 
     try:
-        reports = Engine(None).check(file)
+        reports = Engine.open(None).check(file)
     except (DraftError, IngestError) as exc:
         raise _input_error(exc) from exc
     if as_json:
@@ -310,7 +310,7 @@ def draft_pick(
     from search.drafting.suggest import SuggestError
 
     draft = _load(draft_file)
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     try:
         result = engine.suggest(text, top_k=top_k, per_group=per_group, examples=1)
     except (EngineError, SuggestError) as exc:
@@ -522,7 +522,7 @@ def suggest_cmd(
             raise InputError(f"{batch.name}：无法读取输入文件（{exc}）") from exc
     else:
         inputs = [text]
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     kwargs = dict(unit=unit, year=year, kind=kind, level1=level1, level2=level2, exclude=list(exclude),
                   top_k=top_k, per_group=per_group, examples=examples)  # fmt: skip
     for i, q in enumerate(inputs):

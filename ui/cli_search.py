@@ -102,7 +102,7 @@ def search_cmd(query, batch, top_k, unit, year, region, table, project, level1, 
         raise click.UsageError("请给出一个查询，或用 --batch 指定查询文件（二者选一）")
     queries = [query] if batch is None else _read_batch(Path(batch))
     filters = _filters(unit, year, region, table, project, level1, level2, doc)
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     try:
         results = engine.search_batch(queries, top_k=top_k, filters=filters, mode=mode, fusion=fusion) if queries else []
     except EngineError as exc:
@@ -205,7 +205,7 @@ def eval_cmd(do_search, do_ask, do_draft, queries, top_k, detail, corpus, model,
       perfsearch eval --fast-embed
     """
     wanted = [n for n, on in (("search", do_search), ("ask", do_ask), ("draft", do_draft)) if on] or ["search"]
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     options = {"queries": queries, "top_k": top_k, "detail": detail, "as_json": as_json, "fast_embed": fast_embed}
     for name in wanted:
         evaluator = EVALUATORS.get(name)

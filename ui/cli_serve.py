@@ -75,7 +75,7 @@ def serve(
     from ui.app import EngineHolder, create_server
 
     credentials = parse_auth(auth if auth is not None else os.environ.get(AUTH_ENV))
-    engine = Engine(index, model=model)
+    engine = Engine.open(index, model=model)
     if not engine.has_index():
         if corpus:
             build_index(engine, corpus)

@@ -501,16 +501,8 @@ def build_suggestions(
 
 
 def catalog_for(engine) -> Catalog:
-    """The catalog of the engine's current generation (cached on the engine)."""
-    docs = engine.documents()
-    cached = getattr(engine, "_suggest_catalog", None)
-    if cached is not None and cached[0] is docs:
-        return cached[1]
-    cat = Catalog.build(docs)
-    retriever = engine.retriever()
-    cat.map_positions(docs, retriever.chunks.row)
-    engine._suggest_catalog = (docs, cat)
-    return cat
+    """The catalog of the engine's current generation (built and cached by ``Engine.suggest_catalog``)."""
+    return engine.suggest_catalog()
 
 
 def suggest(

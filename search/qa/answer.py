@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -154,20 +153,24 @@ class QAContext:
         generation: str | None = None,
         encoder: Encoder | Callable[[], Encoder | None] | None = None,
         search: Callable[[str, int], list[Any]] | None = None,
+        query_threads: int = 1,
     ) -> QAContext:
         catalog = Catalog(docs)
-        return cls(generation, catalog, ConceptMatcher(catalog.name_keys(), encoder), search)
+        return cls(generation, catalog, ConceptMatcher(catalog.name_keys(), encoder, query_threads=query_threads),
+                   search)
 
     @classmethod
     def for_engine(cls, engine: Any, docs: Sequence[Document], generation: str | None,
                    previous: QAContext | None = None) -> QAContext:  # fmt: skip
         """Context for ``Engine.ask``: the encoder loads on first semantic use and is
-        kept across generations; the fallback uses ``Engine.search`` when it exists."""
+        kept across generations (none when ``engine.config.qa_semantic`` is off); the
+        fallback uses ``Engine.search``."""
+        config = engine.config
         encoder: Any = previous.matcher.loaded_encoder() if previous is not None else None
-        if encoder is None:
-            encoder = functools.partial(load_encoder, engine)
-        search = functools.partial(_engine_search, engine) if hasattr(engine, "search") else None
-        return cls.build(docs, generation, encoder=encoder, search=search)
+        if encoder is None and config.qa_semantic:
+            encoder = functools.partial(load_encoder, config.model)
+        search = functools.partial(_engine_search, engine, config.qa_query_threads)
+        return cls.build(docs, generation, encoder=encoder, search=search, query_threads=config.qa_query_threads)
 
     def parse(self, question: str) -> Plan:
         return parse_question(question, self.catalog.vocab)
@@ -176,32 +179,22 @@ class QAContext:
         return execute(self.parse(question), self)
 
 
-def semantic_disabled() -> bool:
-    return os.environ.get("PERFSEARCH_QA_SEMANTIC", "1").strip().lower() in ("0", "off", "no", "false")
-
-
-def load_encoder(engine: Any) -> Encoder | None:
-    """The embedding model for concept matching (shared with search when possible);
-    None (lexical matching only) when disabled or when it cannot be loaded."""
-    if semantic_disabled():
-        return None
+def load_encoder(model: str | None) -> Encoder | None:
+    """The embedding model ``model`` (None: the default) for concept matching, shared
+    with search; None (lexical matching only) when it cannot be loaded."""
     try:
-        try:
-            from search.retrieval.artifacts import get_encoder, resolve_model_id
-        except ImportError:
-            from indexer.embedding import Encoder
+        from search.retrieval.artifacts import get_encoder, resolve_model_id
 
-            return Encoder.load(getattr(engine, "model", None))
-        return get_encoder(resolve_model_id(getattr(engine, "model", None)))
+        return get_encoder(resolve_model_id(model))
     except Exception as exc:  # no model available: degrade, never fail the question
         log.warning("无法加载嵌入模型，问答只使用字面匹配：%s", exc)
         return None
 
 
-def _engine_search(engine: Any, question: str, top_k: int) -> list[Any]:
+def _engine_search(engine: Any, threads: int, question: str, top_k: int) -> list[Any]:
     from search.qa.concepts import query_threads
 
-    with query_threads():  # one short query: see query_threads
+    with query_threads(threads):  # one short query: see query_threads
         result = engine.search(question, top_k=top_k)
     return list(getattr(result, "hits", result))
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -45,12 +44,10 @@ log = logging.getLogger(__name__)
 SEMANTIC_THRESHOLD = 0.96
 
 
-QUERY_THREADS_ENV = "PERFSEARCH_QA_QUERY_THREADS"
-
-
 @contextlib.contextmanager
-def query_threads():
-    """Run a one-phrase encode on ``$PERFSEARCH_QA_QUERY_THREADS`` (default 1) torch threads.
+def query_threads(n: int = 1):
+    """Run a one-phrase encode on ``n`` torch threads (``EngineConfig.qa_query_threads``,
+    ``$PERFSEARCH_QA_QUERY_THREADS``, default 1; 0 leaves the setting unchanged).
 
     A question's concept is a handful of tokens: on a busy 2-core machine two
     intra-op threads mostly wait for each other (measured p50 326 ms with 2
@@ -58,10 +55,6 @@ def query_threads():
     so batch encoding keeps its threads.  Never imports torch: without it (the
     ONNX backend, or no model loaded yet) this does nothing."""
     torch = sys.modules.get("torch")
-    try:
-        n = int(os.environ.get(QUERY_THREADS_ENV, "1") or 1)
-    except ValueError:
-        n = 0
     if torch is None:
         yield
         return
@@ -232,10 +225,13 @@ class ConceptMatcher:
         names: Sequence[str],
         encoder: Encoder | Callable[[], Encoder | None] | None = None,
         threshold: float = SEMANTIC_THRESHOLD,
+        query_threads: int = 1,
     ):
         """``encoder``: an Encoder, a zero-argument loader called on first semantic
-        use (None from it disables the semantic rule), or None (lexical only)."""
+        use (None from it disables the semantic rule), or None (lexical only);
+        ``query_threads``: torch threads for one free phrase (see ``query_threads``)."""
         self.names = list(dict.fromkeys(names))
+        self.query_threads = query_threads
         self._encoder_arg = encoder
         self._encoder: Encoder | None = None
         self._resolved = encoder is None
@@ -304,7 +300,7 @@ class ConceptMatcher:
         if v is None:
             if self.encoder is None:
                 return None
-            with query_threads():
+            with query_threads(self.query_threads):
                 v = self.encoder.encode_queries([text])[0]
             if len(self._query_cache) > 4096:
                 self._query_cache.clear()

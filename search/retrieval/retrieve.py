@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import sys
 import threading
@@ -104,6 +103,11 @@ class RetrievalOptions:
     rrf_k: int = RRF_K
     short_query_dense_weight: float = 0.5
     weights: tuple[float, float] = (0.5, 0.5)  # (bm25, dense) for weighted fusion
+    # torch threads for encoding fewer than 8 queries (EngineConfig.query_threads, 0: leave unchanged).
+    # A one-sentence forward pass is bound by memory bandwidth, so a second thread gains little;
+    # on a busy 2-CPU machine it costs a lot (OpenMP threads wait for each other): measured
+    # 40 ms with one thread vs 200-400 ms with two.
+    query_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,10 @@ class HybridRetriever:
     def model_id(self) -> str:
         return self.encoder.model_id
 
+    def row(self, position: int) -> dict[str, Any]:
+        """The stored hit object of chunk ``position``."""
+        return self.chunks.row(position)
+
     # -- candidates ----------------------------------------------------------------
     def _bm25(self, query: str, depth: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         pos, scores = self.bm25.search(tokenize(query, self.tokenizer), depth, mask)
@@ -169,7 +177,7 @@ class HybridRetriever:
         return batcher.encode(list(queries))
 
     def _encode_now(self, queries: list[str]) -> np.ndarray:
-        threads = query_threads() if len(queries) < 8 else 0
+        threads = self.options.query_threads if len(queries) < 8 else 0
         with torch_threads(threads):
             return np.asarray(self.encoder.encode_queries(list(queries)), dtype=np.float32)
 
@@ -454,18 +462,6 @@ class QueryBatcher:
 
 
 # -- query encoding threads -------------------------------------------------------------
-
-def query_threads() -> int:
-    """Torch threads for encoding a few queries: ``$PERFSEARCH_QUERY_THREADS`` or 1.
-
-    A one-sentence forward pass is bound by memory bandwidth, so a second thread
-    gains little; on a busy 2-CPU machine it costs a lot (OpenMP threads wait for
-    each other): measured 40 ms with one thread vs 200-400 ms with two."""
-    try:
-        return int(os.environ.get("PERFSEARCH_QUERY_THREADS", "1"))
-    except ValueError:
-        return 1
-
 
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
