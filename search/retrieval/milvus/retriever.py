@@ -1,0 +1,215 @@
+"""Hybrid search over Milvus with the embedded retriever's ranking rules.
+
+``MilvusRetriever`` is a ``HybridRetriever`` whose candidates come from Milvus:
+
+- BM25: a sparse inner-product search with our client-side BM25 vectors
+  (``sparse``), filters pushed down as a Milvus expression (``expr``);
+- dense: a vector search grouped by content hash (one group per distinct
+  passage, every allowed copy in it), the same filter expression.
+
+Fusion, the exact-name lift, copy de-duplication, clustering and the relevance
+floor are the embedded retriever's own code (``HybridRetriever._result``), so
+both backends rank alike.  ``server_fusion=True`` instead lets Milvus fuse with
+``hybrid_search`` + ``RRFRanker`` (unweighted RRF, Milvus' tie order); it is
+off by default because the embedded fusion weights short queries' dense list
+by ``short_query_dense_weight`` and Milvus' RRF has no list weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from indexer.normalize import key
+from search.drafting.cluster import cluster_rows
+from search.retrieval.artifacts import SearchError
+from search.retrieval.filters import Filters
+from search.retrieval.fuse import FUSIONS
+from search.retrieval.milvus.expr import filter_expr, needs_recheck
+from search.retrieval.milvus.store import MAX_LIMIT, Candidate, MilvusIndex
+from search.retrieval.retrieve import (
+    BM25_COVERAGE,
+    MODES,
+    HybridRetriever,
+    RetrievalOptions,
+    SearchResult,
+    _encode_pool,
+    _query_chars,
+    copy_identity,
+    dense_floor,
+    normalize_query,
+)
+from search.retrieval.tokenize import tokenize
+
+log = logging.getLogger(__name__)
+
+
+class _Rows:
+    """The part of ``ChunkTable`` that ``HybridRetriever._result`` reads, filled from
+    search results (and fetched from Milvus by position when missing)."""
+
+    def __init__(self, index: MilvusIndex):
+        self.index = index
+        self._rows: dict[int, tuple[dict[str, Any], str]] = {}
+
+    def __len__(self) -> int:
+        return self.index.count()
+
+    def add(self, cands: Sequence[Candidate]) -> None:
+        if len(self._rows) > 200_000:
+            self._rows.clear()
+        for c in cands:
+            self._rows[c.pos] = (c.row, c.kind)
+
+    def _get(self, p: int) -> tuple[dict[str, Any], str]:
+        got = self._rows.get(p)
+        if got is None:
+            found = self.index.rows_at([p])
+            if p not in found:
+                raise SearchError(f"Milvus 中找不到第 {p} 个检索块，索引可能正在更新，请稍后重试。")
+            self.add([found[p]])
+            got = self._rows[p]
+        return got
+
+    def row(self, p: int) -> dict[str, Any]:
+        return dict(self._get(int(p))[0])
+
+    def kind_name(self, p: int) -> str:
+        return self._get(int(p))[1]
+
+
+class MilvusRetriever(HybridRetriever):
+    def __init__(self, index: MilvusIndex, encoder, options: RetrievalOptions | None = None,
+                 server_fusion: bool = False):
+        self.index = index
+        self.encoder = encoder
+        self.tokenizer = index.tokenizer()
+        self.options = options or RetrievalOptions()
+        self.server_fusion = server_fusion
+        self.chunks = _Rows(index)  # type: ignore[assignment]
+
+    def row(self, position: int) -> dict[str, Any]:
+        return self.chunks.row(position)
+
+    def _facts(self, p: int) -> tuple[tuple, str]:
+        row = self.chunks.row(p)
+        return copy_identity(row), key(row.get("name", ""))
+
+    def _name_positions(self) -> None:  # type: ignore[override]
+        return None  # ``_exact_first`` checks each candidate's name instead
+
+    # -- candidates ------------------------------------------------------------------
+    def _keep(self, cands: list[Candidate], filters: Filters | None) -> list[Candidate]:
+        """Exact filter check when the pushed-down LIKE pattern was weakened."""
+        if filters is None or not needs_recheck(filters):
+            return cands
+        exact = replace(filters, region=None)  # the region is not in the hit object (pushed down only)
+        return [c for c in cands if exact.matches(c.row)]
+
+    def _bm25_matches(self, query: str, positions: Sequence[int], mask=None) -> set[int]:  # type: ignore[override]
+        """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's
+        characters, read from their stored sparse vectors."""
+        if not positions:
+            return set()
+        tokens = list(dict.fromkeys(tokenize(query, self.tokenizer)))
+        wanted = _query_chars(tokens)
+        if not wanted:
+            return set()
+        self.index.query_vector(query)  # fills the token -> id cache
+        tids = {t: self.index._vocab_cache.get(t, (-1, 0))[0] for t in tokens}
+        stored = self.index.sparse_of(positions)
+        need = BM25_COVERAGE * len(wanted)
+        out = set()
+        for p in positions:
+            present = stored.get(int(p), {})
+            covered = _query_chars([t for t in tokens if tids[t] in present])
+            if len(covered) > need:
+                out.add(int(p))
+        return out
+
+    def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
+                    mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None,
+                    matches_only: bool = False) -> list[SearchResult]:
+        if mode not in MODES:
+            raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
+        if fusion not in FUSIONS:
+            raise SearchError(f"未知的融合方式：{fusion}（可选：rrf、weighted）")
+        if top_k <= 0:
+            raise SearchError("返回条数 top-k 必须是正整数")
+        queries = [q.strip() for q in queries]
+        if any(not q for q in queries):
+            raise SearchError("查询内容不能为空")
+        shown, queries = queries, [normalize_query(q) for q in queries]
+        depth = max(depth or self.options.depth, top_k)
+        expr = filter_expr(filters)
+        n = len(self.chunks)
+        if self.server_fusion and mode == "hybrid" and fusion == "rrf" and not matches_only and n:
+            return [self._server_hybrid(s, q, top_k, depth, expr, filters) for s, q in zip(shown, queries)]
+        encoding = _encode_pool().submit(self._encode, queries) if mode != "bm25" and n else None
+        bm_lists: list[list[tuple[int, float]]] = []
+        bm_keep: list[set[int]] = []
+        for q in queries:
+            cands = self._keep(self.index.sparse_search(q, min(n, MAX_LIMIT) if matches_only else depth, expr),
+                               filters) if mode != "dense" else []
+            self.chunks.add(cands)
+            bm = [(c.pos, c.score) for c in cands]
+            bm_lists.append(bm)
+            if matches_only:
+                bm_keep.append(self._bm25_matches(q, [p for p, _ in bm]))
+        qv = encoding.result() if encoding is not None else None
+        floor = dense_floor(self.model_id) if matches_only else None
+        dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
+        if qv is not None:
+            for i, cands in enumerate(self.index.dense_search(qv, depth, expr)):
+                if floor is not None and cands and cands[-1].score >= floor:
+                    cands = self._dense_above_milvus(qv[i], floor, depth, expr)
+                cands = self._keep(cands, filters)
+                self.chunks.add(cands)
+                dense_lists[i] = [(c.pos, c.score) for c in cands]
+        results = []
+        for i, q in enumerate(queries):
+            if not matches_only:
+                r = self._result(q, bm_lists[i], dense_lists[i], top_k, mode, fusion)
+                results.append(SearchResult(shown[i], r.hits, r.clusters))
+                continue
+            keep = bm_keep[i]
+            if floor is not None:
+                keep |= {p for p, s in dense_lists[i] if s >= floor}
+            r = self._result(q, bm_lists[i], dense_lists[i], top_k, mode, fusion, keep=keep)
+            results.append(SearchResult(shown[i], r.hits, r.clusters, r.total))
+        return results
+
+    def _dense_above_milvus(self, qv: np.ndarray, floor: float, depth: int, expr: str) -> list[Candidate]:
+        n = len(self.chunks)
+        k = max(depth, 250)
+        while True:
+            k = min(k * 4, n, MAX_LIMIT)
+            cands = self.index.dense_search(qv[None, :], k, expr)[0]
+            if k >= min(n, MAX_LIMIT) or not cands or cands[-1].score < floor:
+                return cands
+
+    def _server_hybrid(self, shown: str, query: str, top_k: int, depth: int, expr: str,
+                       filters: Filters | None) -> SearchResult:
+        """Milvus ``hybrid_search`` with ``RRFRanker`` (see the module docstring)."""
+        from search.retrieval.retrieve import Hit
+
+        qv = self._encode([query])[0]
+        cands = self._keep(self.index.hybrid_search(query, qv, depth, expr, self.options.rrf_k), filters)
+        self.chunks.add(cands)
+        hits, seen = [], set()
+        for c in cands:
+            ident = copy_identity(c.row)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            hits.append(Hit(float(c.score), c.kind, dict(c.row), c.pos))
+            if len(hits) >= top_k:
+                break
+        return SearchResult(shown, hits, cluster_rows([h.row for h in hits if h.chunk == "row"]))
+
+
+__all__ = ["MilvusRetriever"]
