@@ -261,6 +261,9 @@ def measure(label: str, root: Path, index: Path, work: Path, args: argparse.Name
     url = f"http://127.0.0.1:{port}/"
     out: dict[str, dict] = {}
     try:
+        # the very first search after "已启动" (the model is warmed before that line)
+        ok, first = call(url, "search", ["师生满意度", "", "", "", "", "", "", ""], uuid.uuid4().hex[:11])
+        print(f"   启动后第一次检索：{first * 1000:.0f} ms{'' if ok else '（失败）'}", flush=True)
         apis = [("检索 /search", "search", search_args)]
         if args.json and call_json(url, "满意度")[0]:  # older versions have no JSON route
             apis.append(("检索 /api/search", "json", search_args))
