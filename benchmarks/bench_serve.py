@@ -307,12 +307,17 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="同时测 JSON 检索接口 GET /api/search（旧版本没有该接口）")
     ap.add_argument("--against", metavar="REF", default=None,
                     help="对照的 git 版本（如 HEAD~3 或提交号）：同一次运行中两个版本的服务轮流测，打印比值")
+    ap.add_argument("--same-query", action="store_true",
+                    help="所有请求都检索同一个词（结果缓存命中）：测每次请求的固定开销（HTTP、Gradio）")
     ap.add_argument("--rounds", type=int, default=1, help="轮数（有 --against 时每轮两个版本各测一次）")
     args = ap.parse_args()
 
     index = Path(args.index).resolve()
     ensure_index(index, Path(args.corpus))
-    load_searches(index)
+    if args.same_query:
+        SEARCHES[:] = ["师生满意度"]
+    else:
+        load_searches(index)
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     print(f"网页服务压测：{os.cpu_count()} 个 CPU，开始时 1 分钟负载 {os.getloadavg()[0]:.2f}，索引 {index}；"
           f"检索词 {len(SEARCHES)} 个互不相同，按顺序使用（同一次运行中不重复，直到用完）")  # fmt: skip
