@@ -317,6 +317,8 @@ def test_serve_builds_a_missing_index_and_requires_login(tmp_path):
             time.sleep(0.2)
         text = log.read_text(errors="replace")
         assert "正在从" in text and "新增 1 个" in text and "已启动" in text
+        # the search model is warmed before the server says it is ready (the first search does not wait)
+        assert text.index("正在加载检索模型") < text.index("已启动")
         assert (index / "manifest.json").is_file()
     finally:
         proc.terminate()
