@@ -2,16 +2,22 @@
 
     .venv/bin/python benchmarks/bench_serve.py                       # index: ./index, else built from corpus/
     .venv/bin/python benchmarks/bench_serve.py --index /tmp/idx --clients 20 --seconds 30
+    .venv/bin/python benchmarks/bench_serve.py --index /tmp/idx --against HEAD~3 --rounds 2 --json
 
 Starts the real ``perfsearch serve`` in a child process on 127.0.0.1 (a free port),
 waits until it reports ready (the model is warmed before that), then calls the
-``/search`` endpoint the way the browser and ``gradio_client`` do (each client
-keeps one session: ``POST /gradio_api/queue/join``, then the session's event
-stream ``/gradio_api/queue/data``), first with 1 client (the baseline of this run),
-then with ``--clients`` clients at once.  Each phase is bounded by a number of
-requests per client and a time limit.  Prints p50/p95/max latency, errors and
-throughput per phase, and the ratio of the loaded p50/p95 to the 1-client baseline.
-Optionally the same for ``/ask`` (``--ask``).
+``/search`` endpoint the way the browser's Gradio client does: each client first
+opens its session like a page load (``refresh``, untimed), then searches back to
+back; an event that uses Gradio's queue is called by joining the queue and reading
+the session's event stream, one that does not (``queue=False``, the search since
+this version) by one POST to ``/gradio_api/run/search``.  First with 1 client (the
+baseline of this run), then with ``--clients`` clients at once; each phase is bounded
+by a number of requests per client and a time limit.  Prints p50/p95/max latency,
+errors, throughput and the server's CPU time per request, and the ratio of the loaded
+p50/p95 to the 1-client baseline.  ``--against REF`` also serves the git revision REF
+(``git archive``) in turns with the working tree, on the same index, and prints the
+ratios current/REF; ``--json`` adds the JSON route ``GET /api/search``; ``--ask`` the
+``/ask`` endpoint.
 """
 
 from __future__ import annotations
@@ -93,6 +99,19 @@ def call(url: str, api: str, data: list, session: str, timeout: float = 120.0) -
     return ok, time.perf_counter() - t0
 
 
+def call_json(url: str, query: str, timeout: float = 120.0) -> tuple[bool, float]:
+    """One search over the JSON route ``GET /api/search?q=…`` (no Gradio session)."""
+    from urllib.parse import urlencode
+
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"{url}api/search?{urlencode({'q': query})}", timeout=timeout) as resp:
+            ok = resp.status == 200 and "rows" in json.loads(resp.read())
+    except (OSError, ValueError):
+        ok = False
+    return ok, time.perf_counter() - t0
+
+
 def call_stateless(url: str, api: str, data: list, timeout: float = 120.0) -> tuple[bool, float]:
     """One call of the stateless REST form (``/gradio_api/call/<api>``: a new session every time)."""
     t0 = time.perf_counter()
@@ -113,12 +132,16 @@ SEARCHES: list[str] = list(QUERIES)
 
 
 def load_searches(index: Path) -> None:
-    """Every distinct indicator name of the index after the fixed queries: each request of a run
-    asks something new (no answer or query vector can be reused from an earlier request)."""
+    """Every distinct indicator name of the index after the fixed queries, then every distinct
+    "unit + name" (如「临江市教育局 师生满意度」): each request of a run asks something new (no
+    answer, result page or query vector can be reused from an earlier request)."""
     from search.engine import Engine
 
-    names = dict.fromkeys(r["name"] for r in Engine.open(index).rows_json() if r["name"].strip())
+    rows = [r for r in Engine.open(index).rows_json() if r["name"].strip()]
+    names = dict.fromkeys(r["name"] for r in rows)
     SEARCHES.extend(n for n in names if n not in SEARCHES)
+    pairs = dict.fromkeys(f"{r['unit']} {r['name']}" for r in rows if r.get("unit"))
+    SEARCHES.extend(p for p in pairs if p not in SEARCHES)
 
 
 _counter = iter(range(10**9))
@@ -151,7 +174,8 @@ def phase(url: str, api: str, make_args, clients: int, per_client: int, seconds:
         for j in range(per_client):
             if time.monotonic() > deadline:
                 break
-            ok, dt = call(url, api, make_args(c * 7 + j), session)
+            args = make_args(c * 7 + j)
+            ok, dt = call_json(url, args[0]) if api == "json" else call(url, api, args, session)
             with lock:
                 if ok:
                     lat.append(dt)
@@ -205,6 +229,12 @@ def start_server(index: Path, port: int, log: Path, root: Path = ROOT) -> subpro
     return proc
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc), threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def checkout(ref: str, dest: Path) -> Path:
     """The source tree of git revision ``ref`` (``git archive``) in ``dest``."""
     import io
@@ -218,7 +248,10 @@ def checkout(ref: str, dest: Path) -> Path:
 
 
 def measure(label: str, root: Path, index: Path, work: Path, args: argparse.Namespace) -> dict[str, dict]:
-    """Start the server of source tree ``root``, run the phases, stop it; {api: {"base", "loaded"}}."""
+    """Start the server of source tree ``root``, run the phases, stop it; {api: {"base", "loaded"}}.
+    Every server gets the same sequence of queries."""
+    global _counter
+    _counter = iter(range(10**9))
     port = free_port()
     log = work / f"serve-{port}.log"
     t0 = time.perf_counter()
@@ -228,16 +261,27 @@ def measure(label: str, root: Path, index: Path, work: Path, args: argparse.Name
     url = f"http://127.0.0.1:{port}/"
     out: dict[str, dict] = {}
     try:
+        # the very first search after "已启动" (the model is warmed before that line)
+        ok, first = call(url, "search", ["师生满意度", "", "", "", "", "", "", ""], uuid.uuid4().hex[:11])
+        print(f"   启动后第一次检索：{first * 1000:.0f} ms{'' if ok else '（失败）'}", flush=True)
         apis = [("检索 /search", "search", search_args)]
+        if args.json and call_json(url, "满意度")[0]:  # older versions have no JSON route
+            apis.append(("检索 /api/search", "json", search_args))
         if args.ask:
             apis.append(("问答 /ask", "ask", ask_args))
         for name, api, make in apis:
             phase(url, api, make, 2, 3, 20)  # first calls: connection setup, caches
             base = phase(url, api, make, 1, max(10, args.per_client), args.seconds)
             load = os.getloadavg()[0]
+            cpu0, own0 = cpu_seconds(proc.pid), time.process_time()
             loaded = phase(url, api, make, args.clients, args.per_client, args.seconds)
+            n = max(1, loaded["n"] + loaded["errors"])
+            loaded["cpu_ms"] = (cpu_seconds(proc.pid) - cpu0) / n * 1000
+            loaded["client_cpu_ms"] = (time.process_time() - own0) / n * 1000
             show(name, base)
             show(name, loaded)
+            print(f"{name:<16} CPU 每次请求：服务端 {loaded['cpu_ms']:.1f} ms，压测客户端 {loaded['client_cpu_ms']:.1f} ms"
+                  f"（{args.clients} 客户端阶段）")  # fmt: skip
             print(f"{name:<16} {args.clients} 客户端 / 1 客户端：p50 ×{loaded['p50'] / base['p50']:.1f}，"
                   f"p95 ×{loaded['p95'] / base['p95']:.1f}（{args.clients} 客户端阶段开始时 1 分钟负载 {load:.2f}）",
                   flush=True)  # fmt: skip
@@ -260,14 +304,20 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=15, help="每个客户端最多请求数")
     ap.add_argument("--seconds", type=float, default=60.0, help="每个阶段的时间上限")
     ap.add_argument("--ask", action="store_true", help="同时测问答接口")
+    ap.add_argument("--json", action="store_true", help="同时测 JSON 检索接口 GET /api/search（旧版本没有该接口）")
     ap.add_argument("--against", metavar="REF", default=None,
                     help="对照的 git 版本（如 HEAD~3 或提交号）：同一次运行中两个版本的服务轮流测，打印比值")
+    ap.add_argument("--same-query", action="store_true",
+                    help="所有请求都检索同一个词（结果缓存命中）：测每次请求的固定开销（HTTP、Gradio）")
     ap.add_argument("--rounds", type=int, default=1, help="轮数（有 --against 时每轮两个版本各测一次）")
     args = ap.parse_args()
 
     index = Path(args.index).resolve()
     ensure_index(index, Path(args.corpus))
-    load_searches(index)
+    if args.same_query:
+        SEARCHES[:] = ["师生满意度"]
+    else:
+        load_searches(index)
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     print(f"网页服务压测：{os.cpu_count()} 个 CPU，开始时 1 分钟负载 {os.getloadavg()[0]:.2f}，索引 {index}；"
           f"检索词 {len(SEARCHES)} 个互不相同，按顺序使用（同一次运行中不重复，直到用完）")  # fmt: skip
@@ -282,14 +332,16 @@ def main() -> None:
         if args.against:
             cur, ref = (results[label] for label, _ in trees)
             print(f"== 当前版本 / 对照 {args.against}（{args.clients} 客户端，各轮取中位数）")
-            for api in cur[0]:
+            for api in [a for a in cur[0] if a in ref[0] and a != "json"]:
                 def med(runs: list[dict], key: str, api: str = api) -> float:
                     return statistics.median(r[api]["loaded"][key] for r in runs)
 
                 print(f"{cur[0][api]['name']:<16} p50 {med(cur, 'p50') * 1000:.0f} / {med(ref, 'p50') * 1000:.0f} ms"
                       f" = ×{med(cur, 'p50') / med(ref, 'p50'):.2f}；p95 {med(cur, 'p95') * 1000:.0f} / "
                       f"{med(ref, 'p95') * 1000:.0f} ms = ×{med(cur, 'p95') / med(ref, 'p95'):.2f}；"
-                      f"吞吐 {med(cur, 'rps'):.1f} / {med(ref, 'rps'):.1f} 次/秒")  # fmt: skip
+                      f"吞吐 {med(cur, 'rps'):.1f} / {med(ref, 'rps'):.1f} 次/秒；"
+                      f"服务端 CPU 每次 {med(cur, 'cpu_ms'):.1f} / {med(ref, 'cpu_ms'):.1f} ms = "
+                      f"×{med(cur, 'cpu_ms') / med(ref, 'cpu_ms'):.2f}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -65,6 +65,32 @@ def test_search(client):
     assert isinstance(clusters, str)
 
 
+def _get_json(url: str, headers: dict | None = None) -> tuple[int, dict]:
+    import json
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_json_search_route_matches_the_search_tab(client, server):
+    """``GET /api/search``: the same rows, count and status as the Gradio ``/search`` endpoint."""
+    from urllib.parse import urlencode
+
+    status, table, _ = client.predict("满意度", "临江市教育局", "", "", "", "", "", "", api_name="/search")
+    code, body = _get_json(server.url + "api/search?" + urlencode({"q": "满意度", "unit": "临江市教育局"}))
+    assert code == 200
+    assert body["status"] == status and body["rows"] == table["data"] and body["columns"] == table["headers"]
+    assert body["total"] == body["shown"] == len(body["hits"]) == len(table["data"])
+    assert {h["unit"] for h in body["hits"]} == {"临江市教育局"}
+    code, body = _get_json(server.url + "api/search?" + urlencode({"q": "qzxv乱码测试"}))
+    assert code == 200 and body["total"] == 0 and body["hits"] == [] and body["status"].startswith("没有找到相关指标")
+    code, body = _get_json(server.url + "api/search")
+    assert code == 400 and body["detail"].startswith("请输入要检索")
+
+
 def test_empty_search_shows_a_hint(client):
     status, _, _ = client.predict("", "", "", "", "", "", "", "", api_name="/search")
     assert status.startswith("请输入要检索")
@@ -209,6 +235,14 @@ def test_login_required_when_auth_is_set(tmp_path_factory):
         c = Client(srv.url, auth=("科室", "s3cret"), verbose=False)
         status, _, _ = c.predict("满意度", "", "", "", "", "", "", "", api_name="/search")
         assert "找到" in status
+        # the JSON route needs the same account (HTTP Basic)
+        import base64
+
+        code, body = _get_json(srv.url + "api/search?q=%E6%BB%A1%E6%84%8F%E5%BA%A6")
+        assert code == 401 and "需要登录" in body["detail"]
+        good = "Basic " + base64.b64encode("科室:s3cret".encode()).decode()
+        code, body = _get_json(srv.url + "api/search?q=%E6%BB%A1%E6%84%8F%E5%BA%A6", {"Authorization": good})
+        assert code == 200 and body["status"] == status
         # failed logins: after 3 the client must wait, told so in Chinese
         import json
         from urllib.parse import urlencode
@@ -283,6 +317,8 @@ def test_serve_builds_a_missing_index_and_requires_login(tmp_path):
             time.sleep(0.2)
         text = log.read_text(errors="replace")
         assert "正在从" in text and "新增 1 个" in text and "已启动" in text
+        # the search model is warmed before the server says it is ready (the first search does not wait)
+        assert text.index("正在加载检索模型") < text.index("已启动")
         assert (index / "manifest.json").is_file()
     finally:
         proc.terminate()

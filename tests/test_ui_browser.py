@@ -317,6 +317,17 @@ def test_citation_opens_the_document_view(page):
     shot(page, "04_document_text.png")
 
 
+def test_document_list_shows_the_parse_report(page):
+    open_tab(page, "文档")
+    page.locator('#doc-list [role="gridcell"][data-col="1"]', has_text="other_nolevels_fujian_2024.txt").first.click()
+    page.wait_for_function("document.querySelector('#doc-report').innerText.includes('解析报告')")
+    report = page.locator("#doc-report").inner_text()
+    assert "解析报告：other_nolevels_fujian_2024.txt（2 张表，11 条指标）" in report
+    assert "6 条指标的一级或二级指标不明" in report
+    cell(page, "doc-rows", 0, 2).wait_for()
+    assert not page.locator("#doc-passages").is_visible()  # this document's text is all in its tables
+
+
 def test_draft_from_suggestions_checked_and_downloaded(page, tmp_path):
     from openpyxl import load_workbook
 

@@ -183,6 +183,54 @@ def test_documents_table_and_rows(h, engine):
     assert all(hit["source"]["page"] for hit in hits)
 
 
+PROSE_DOC = "chongqing_kexuecheng_rongmeiti_zhengti_2021.txt"  # no indicator table recognised: 4 passages
+CLUTTER_DOC = "fujian_fuzhou_jinan_yuefeng_baisui_2024.txt"  # 5 rows without levels, 3 clutter lines
+
+
+@pytest.fixture(scope="module")
+def docs_engine(tmp_path_factory):
+    """The UI index plus two real-world documents: one read as text only, one with page clutter."""
+    from search.engine import Engine
+
+    eng = Engine(copy_ui_index(tmp_path_factory, "ui-docs"))
+    report = eng.ingest([CORPUS / "realworld" / PROSE_DOC, CORPUS / "realworld" / CLUTTER_DOC])
+    assert not report.errors
+    return eng
+
+
+def test_document_view_shows_the_parse_report_and_the_passages(h, docs_engine):
+    frame, keys = h.documents_table(docs_engine)
+    assert len(frame) == len(keys) == 7  # 5 tables of the UI corpus, the clutter document's table, the prose line
+    prose = keys.index({"file": PROSE_DOC, "table": -1})
+    assert list(frame.iloc[prose])[1:] == [PROSE_DOC, "", "正文（未识别到指标表）", "2021", 0]
+
+    view = h.document_view(docs_engine, PROSE_DOC)
+    assert view.report == (
+        f"**解析报告：{PROSE_DOC}**（0 张表，0 条指标）\n\n"
+        "- 表格以外的正文 4 段，见下方“正文”\n"
+        "- 提示：未识别到指标表，已按正文导入"
+    )
+    assert list(view.passages.columns) == h.PASSAGE_COLUMNS and len(view.passages) == 4
+    assert list(view.passages["来源"]) == [f"{PROSE_DOC} 第{n}行" for n in (1, 2, 3, 3)]
+    assert view.passages.iloc[0]["正文"].startswith("《部门整体绩效自评表.docx》由会员分享")
+    assert len(view.passages.iloc[1]["正文"]) == 302
+    assert [hit["source"]["line"] for hit in view.passage_hits] == [1, 2, 3, 3]
+    # a passage opens its line in the source view like any row
+    src = h.open_source(docs_engine, view.passage_hits[1])
+    assert src.highlighted_text.startswith("1、部门整体绩效自评表主管部门财政处室自评总分")
+
+    view = h.document_view(docs_engine, CLUTTER_DOC)
+    assert view.report == (
+        f"**解析报告：{CLUTTER_DOC}**（1 张表，5 条指标）\n\n"
+        "- 表 1（部门整体）：5 条指标\n"
+        "- 5 条指标的一级或二级指标不明\n"
+        "- 跳过网页杂项 3 行（如“打印本页”“扫一扫”）"
+    )
+    assert len(view.passages) == 0 and view.passage_hits == []
+    with pytest.raises(gr.Error, match="已不在索引中"):
+        h.document_view(docs_engine, "nope.txt")
+
+
 def test_open_pdf_citation_draws_the_box(h, engine):
     hit = next(r for r in engine.rows_json() if r["doc"] == PDF_NAME and r["source"]["page"] == 2)
     view = h.open_source(engine, hit)
@@ -252,6 +300,9 @@ def test_upload_mixed_batch(h, engine, tmp_path):
     empty.write_text("这不是绩效目标表\n只是普通文字\n", encoding="utf-8")
     dup = up / "重复.txt"
     shutil.copy(CORPUS / "other_nolevels_fujian_2024.txt", dup)
+    before = h.search(engine, "图书借阅册次")
+    assert h.search(engine, "图书借阅册次") is before  # the same search again: answered from the result cache
+    assert "图书借阅册次" not in {x["name"] for x in before.hits}
     steps: list[tuple[int, int, str]] = []
     view = h.upload(engine, [good, broken, wrong, empty, dup], progress=lambda i, n, name: steps.append((i, n, name)))
     status = dict(zip(view.table["文件"], view.table["结果"]))
@@ -271,8 +322,9 @@ def test_upload_mixed_batch(h, engine, tmp_path):
     assert len(stored) == 2 and all(len(Path(n).stem) == 32 for n in stored)
     stored = [n for n in stored if h.display_name(engine, n) == "临江市书香项目.txt"]
     assert len(stored) == 1
-    # searchable at once, with the original name in the citation
+    # searchable at once (a new index generation: the kept result is not used), with the original name
     res = h.search(engine, "图书借阅册次")
+    assert res is not before
     hit = next(x for x in res.hits if x["name"] == "图书借阅册次")
     assert hit["doc"] == stored[0]
     assert h.source_label(engine, hit["source"]).startswith("临江市书香项目.txt 第")

@@ -674,9 +674,13 @@ def _doc_index(engine: Engine) -> list[tuple[str, int]]:
     return [(d.file, ti) for d in engine.documents() for ti in range(len(d.tables))]
 
 
+NO_TABLE_LABEL = "正文（未识别到指标表）"
+
+
 @user_errors
 def documents_table(engine: Engine) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """One line per ingested table and the keys (file, table index) behind each line."""
+    """One line per ingested table (a document without any: one line for its text) and
+    the keys (file, table index; -1 for the text) behind each line."""
     if not engine.has_index():
         return empty_frame(DOC_COLUMNS), []
     data, keys = [], []
@@ -694,7 +698,60 @@ def documents_table(engine: Engine) -> tuple[pd.DataFrame, list[dict[str, Any]]]
                 ]
             )
             keys.append({"file": d.file, "table": ti})
-    return pd.DataFrame(data, columns=DOC_COLUMNS), keys
+        if not d.tables:
+            data.append([len(data) + 1, display_name(engine, d.file), d.unit, NO_TABLE_LABEL,
+                         f"{d.year}" if d.year else "", 0])  # fmt: skip
+            keys.append({"file": d.file, "table": -1})
+    return pd.DataFrame(data, columns=DOC_COLUMNS, dtype=object), keys
+
+
+PASSAGE_COLUMNS = ["序号", "正文", "来源"]
+
+
+@dataclass
+class DocumentView:
+    """What the 文档 tab shows about one ingested document besides its indicator rows."""
+
+    report: str  # the parse report in Chinese (Markdown)
+    passages: pd.DataFrame  # the text kept besides the tables (PASSAGE_COLUMNS)
+    passage_hits: list[dict[str, Any]] = field(default_factory=list)  # {"source": …} per passage line
+
+
+def report_markdown(doc: Any, shown_name: str) -> str:
+    """The parse report of ``doc`` (``indexer.report.report_for``) as the 文档 tab shows it:
+    counts, rows per table, what was skipped and why rows may be missing."""
+    from indexer.report import report_for
+
+    rep = report_for(doc)
+    head = f"**解析报告：{shown_name}**（{rep.tables} 张表，{rep.rows} 条指标）"
+    lines = []
+    for i, t in enumerate(doc.tables, start=1):
+        what = t.project or KIND_LABELS.get(t.kind, t.kind)
+        lines.append(f"- 表 {i}（{what}）：{len(t.rows)} 条指标")
+    if rep.empty_value:
+        lines.append(f"- {rep.empty_value} 条指标没有指标值")
+    if rep.unknown_level:
+        lines.append(f"- {rep.unknown_level} 条指标的一级或二级指标不明")
+    if rep.clutter_lines:
+        lines.append(f"- 跳过网页杂项 {rep.clutter_lines} 行（如“打印本页”“扫一扫”）")
+    if rep.passages:
+        lines.append(f"- 表格以外的正文 {rep.passages} 段，见下方“正文”")
+    lines += [f"- 提示：{w}" for w in rep.warnings]
+    return head + ("\n\n" + "\n".join(lines) if lines else "")
+
+
+@user_errors
+def document_view(engine: Engine, file: str) -> DocumentView:
+    """Parse report and text passages of the ingested document ``file``."""
+    doc = next((d for d in engine.documents() if d.file == file), None)
+    if doc is None:
+        raise UserError("该文档已不在索引中，请刷新列表。")
+    names = _uploads.load_names(engine.index_dir)
+    shown = names.get(doc.file, doc.file)
+    hits = [{"source": p.source.to_json()} for p in doc.passages]
+    data = [[i, p.text, source_label(engine, h["source"], names)]
+            for i, (p, h) in enumerate(zip(doc.passages, hits), start=1)]  # fmt: skip
+    return DocumentView(report_markdown(doc, shown), pd.DataFrame(data, columns=PASSAGE_COLUMNS, dtype=object), hits)
 
 
 @user_errors
