@@ -78,7 +78,7 @@ def rrf_weights(query: str, short_dense_weight: float) -> tuple[float, float]:
 # A chunk is a *match* for a query when
 #   - its BM25 terms cover more than half of the query's characters (``BM25_COVERAGE``), or
 #   - its dense cosine similarity reaches the floor calibrated for the embedding model.
-# The dense floor of the default model was set on eval/queries.jsonl and nonsense strings
+# The dense floor of the default model was set on search/evaluation/data/queries.jsonl and nonsense strings
 # (docs/readme-web.md): the best match of nonsense ("qzxv乱码测试", "今天晚饭吃什么",
 # "量子纠缠火星移民", "asdfghjkl") has similarity <= 0.854, the best match of 58 of the 59
 # labelled queries >= 0.871; with the floor at 0.868 and the BM25 rule, 223 of the 229
