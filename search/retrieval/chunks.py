@@ -248,6 +248,7 @@ class ChunkTable:
         self.columns = columns
         self._payload = payload
         self.offsets = offsets
+        self.canonical_levels: Any = None  # cache of search.retrieval.filters.canonical_level_columns
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
