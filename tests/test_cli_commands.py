@@ -114,14 +114,11 @@ def test_eval_search_calls_the_search_evaluation(fake_index):
     assert r.stdout == expected.table(detail=True) + "\n"
 
 
-def test_eval_draft_default_top_n_is_the_drafting_one(fake_index):
-    r = run("eval", "--draft", "--index", str(fake_index), "--json")
-    assert r.exit_code == 0, r.output
-    report = json.loads(r.stdout)
-    assert report["top_n"] == 20  # not --top-k's default 10, which is meant for search
-    assert r.stderr.splitlines()[0].startswith("[1/")
+def test_eval_draft_top_k_sets_the_number_of_suggestions(fake_index):
     r = run("eval", "--draft", "--top-k", "5", "--index", str(fake_index), "--json")
+    assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["top_n"] == 5
+    assert r.stderr.splitlines()[0].startswith("[1/")  # progress on stderr
 
 
 def test_eval_modes_run_in_order(fake_index):
@@ -131,7 +128,7 @@ def test_eval_modes_run_in_order(fake_index):
     assert set(json.loads(search)) >= {"overall", "n_queries"}
     ask, draft = rest.rsplit("\n", 2)[0], rest.rsplit("\n", 2)[1]
     assert set(json.loads(ask)) == {"accuracy", "correct", "total", "per_intent", "failures"}
-    assert json.loads(draft)["top_n"] == 20
+    assert json.loads(draft)["top_n"] == 20  # not --top-k's default 10, which is meant for search
 
 
 def test_eval_without_index_or_corpus_is_one_chinese_error(tmp_path):
