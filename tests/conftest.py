@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from search.retrieval.fake import FAKE_MODEL_ID
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
@@ -54,7 +56,7 @@ def corpus_dir() -> Path:
 # share ONE real-model index of the whole corpus (``real_index``); smaller real-model indexes
 # (``real_subset_index``) are built after it and reuse its vectors (process-local cache).
 
-FAKE_MODEL = "fake-bigram"
+FAKE_MODEL = FAKE_MODEL_ID
 _running: dict[str, pytest.Item | None] = {"item": None}
 
 
