@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from search.retrieval.fake import FAKE_MODEL_ID
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 
@@ -48,13 +50,13 @@ def corpus_dir() -> Path:
 
 # ---------------------------------------------------------------- embedding models in tests
 #
-# Tests not marked ``slow`` never load the real embedding model: they use the registered
+# Tests marked neither ``slow`` nor ``browser`` never load the real embedding model: they use the registered
 # test encoder ``fake-bigram`` (search/retrieval/fake.py).  The guard below fails such a test
 # the moment it (or a fixture it requests) asks for the default model.  Tests marked ``slow``
 # share ONE real-model index of the whole corpus (``real_index``); smaller real-model indexes
 # (``real_subset_index``) are built after it and reuse its vectors (process-local cache).
 
-FAKE_MODEL = "fake-bigram"
+FAKE_MODEL = FAKE_MODEL_ID
 _running: dict[str, pytest.Item | None] = {"item": None}
 
 
@@ -75,8 +77,9 @@ def pytest_sessionstart(session):
     def guarded_load(cls, model=None, *args, **kwargs):
         item = _running["item"]
         base = embedding.split_precision(model)[0]
-        if item is not None and item.get_closest_marker("slow") is None and embedding.is_default_model(base):
-            pytest.fail(f"{item.nodeid} is not marked slow but loads the real embedding model; "
+        marked = item is None or item.get_closest_marker("slow") or item.get_closest_marker("browser")
+        if not marked and embedding.is_default_model(base):
+            pytest.fail(f"{item.nodeid} is not marked slow (or browser) but loads the real embedding model; "
                         f"use --model {FAKE_MODEL} (search/retrieval/fake.py) or mark it slow", pytrace=False)
         return real_load(cls, model, *args, **kwargs)
 

@@ -40,9 +40,7 @@ def test_eval_ask_prints_the_evaluation_of_the_question_set(fake_index):
     expected = evaluate_engine(Engine.open(fake_index))
     r = CliRunner().invoke(main, ["eval", "--ask", "--index", str(fake_index)])
     assert r.exit_code == 0, r.output
-    assert r.output == expected.table() + "\n"
-    r = CliRunner().invoke(main, ["eval", "--ask", "--index", str(fake_index), "--json"])
-    assert r.exit_code == 0 and json.loads(r.output) == expected.to_json()
+    assert r.output == expected.table() + "\n"  # (--json: tests/test_cli_commands.py)
 
 
 def test_eval_ask_questions_file(fake_index, tmp_path):

@@ -96,6 +96,7 @@ def xlsx_seed() -> dict[str, bytes]:
     return {"seed.xlsx": buf.getvalue()}
 
 
+@pytest.mark.slow  # mutated PDFs without a usable text layer go to OCR: a fresh OCR process each (~2 CPU-s)
 def test_mutated_pdfs_give_documents_or_typed_errors(tmp_path, pdf_seed):
     @fuzz(25)
     @given(case=mutated(pdf_seed))

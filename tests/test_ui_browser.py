@@ -67,7 +67,7 @@ def shot(page, name: str) -> Path:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     """``perfsearch serve`` on a free port with a built index; yields (url, started_at)."""
-    index = copy_ui_index(tmp_path_factory, "ui-browser")
+    index = copy_ui_index(tmp_path_factory, "ui-browser", model=None)  # the real model: screenshots for the README
     port = free_port()
     log = tmp_path_factory.mktemp("ui-browser-log") / "serve.log"
     started = time.monotonic()

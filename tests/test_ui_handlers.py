@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from tests.conftest import CORPUS, SEED_000
+from tests.conftest import CORPUS, FAKE_MODEL, SEED_000
 
 # A small index (one PDF with page + bbox, three text files of other provinces, one of them GBK)
 # keeps the embedding work of the UI tests short; it is built once per test session.
@@ -37,26 +37,26 @@ def _corpus_file(name: str, dest: Path) -> Path:
     return out
 
 
-def build_ui_index(base: Path) -> Path:
-    """``base/ui-index`` built from ``UI_CORPUS`` with the test encoder ``fake-bigram`` (reused when it
-    already exists); returns the index dir."""
+def build_ui_index(base: Path, model: str | None = FAKE_MODEL) -> Path:
+    """``base/ui-index`` built from ``UI_CORPUS`` with the test encoder ``fake-bigram`` (``model=None``: the
+    real default model, for the browser tests and their screenshots), reused when it already exists;
+    returns the index dir."""
     from search.engine import Engine
-    from tests.conftest import FAKE_MODEL
 
-    index = base / "ui-index"
+    index = base / ("ui-index" if model else "ui-index-real")
     if (index / "manifest.json").is_file():
         return index
     src = base / "ui-corpus"
     src.mkdir(parents=True, exist_ok=True)
     files = [_corpus_file(n, src) for n in UI_CORPUS]
-    report = Engine.open(index, model=FAKE_MODEL).ingest([f.resolve() for f in files])
+    report = Engine.open(index, model=model).ingest([f.resolve() for f in files])
     assert not report.errors, [e.message for e in report.errors]
     return index
 
 
-def copy_ui_index(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+def copy_ui_index(tmp_path_factory: pytest.TempPathFactory, name: str, model: str | None = FAKE_MODEL) -> Path:
     """A private copy of the shared UI index (source files are referenced by absolute path)."""
-    shared = build_ui_index(tmp_path_factory.getbasetemp())
+    shared = build_ui_index(tmp_path_factory.getbasetemp(), model)
     dest = tmp_path_factory.mktemp(name) / "index"
     shutil.copytree(shared, dest, ignore=shutil.ignore_patterns(".lock"))
     return dest
@@ -192,7 +192,7 @@ def docs_engine(tmp_path_factory):
     """The UI index plus two real-world documents: one read as text only, one with page clutter."""
     from search.engine import Engine
 
-    eng = Engine(copy_ui_index(tmp_path_factory, "ui-docs"))
+    eng = Engine.open(copy_ui_index(tmp_path_factory, "ui-docs"))
     report = eng.ingest([CORPUS / "realworld" / PROSE_DOC, CORPUS / "realworld" / CLUTTER_DOC])
     assert not report.errors
     return eng

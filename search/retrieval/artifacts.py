@@ -36,6 +36,7 @@ from search.retrieval.bm25 import BM25Config, BM25Index
 from search.retrieval.chunks import CHUNK_VERSION, ROW, Chunk, ChunkTable, build_chunks
 from search.retrieval.dense import DenseConfig, DenseIndex
 from search.retrieval.errors import ModelLoadError, SearchError  # noqa: F401 - SearchError re-exported
+from search.retrieval.fake import FAKE_MODEL_ID, FakeEncoder
 from search.retrieval.tokenize import TokenizerConfig, tokenize_fields
 
 log = logging.getLogger(__name__)
@@ -69,15 +70,9 @@ def model_spec(model_id: str) -> str | None:
     return model_id
 
 
-def _fake_bigram():
-    from search.retrieval.fake import FakeEncoder
-
-    return FakeEncoder(record=False)
-
-
 # Model ids served by a built-in encoder instead of ``Encoder.load`` (as llm registers
 # ``embed-demo``): ``fake-bigram`` is the deterministic test/demo encoder of search/retrieval/fake.py.
-ENCODER_FACTORIES: dict[str, Callable[[], Any]] = {"fake-bigram": _fake_bigram}
+ENCODER_FACTORIES: dict[str, Callable[[], Any]] = {FAKE_MODEL_ID: lambda: FakeEncoder(record=False)}
 
 _encoders: dict[str, Any] = {}
 _encoders_lock = threading.Lock()

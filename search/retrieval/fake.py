@@ -1,8 +1,8 @@
 """``fake-bigram``: a tiny deterministic encoder for tests and demos (no model, no network).
 
 Registered under the model id ``fake-bigram`` (``search.retrieval.artifacts.ENCODER_FACTORIES``),
-so ``perfsearch ingest corpus/ --model fake-bigram`` builds a complete index in a second
-without torch, onnxruntime or the bundled model; ``search``/``ask``/``suggest`` then work on it.
+so ``perfsearch ingest corpus/ --model fake-bigram`` builds a complete index without loading
+torch, onnxruntime or the bundled model; ``search``/``ask``/``suggest``/``serve`` then work on it.
 Vectors are hashed character bigrams: texts sharing bigrams get similar vectors, which is
 enough for exact-name and shared-word matches but is NOT semantic search.  Never use it for
 real work; the quality figures in the README come from the default model.
