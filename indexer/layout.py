@@ -86,6 +86,7 @@ class _TableBuilder:
     in_expenses: bool = False
     pending_goal: str = ""
     pending_key: str = ""  # one cell per line: a key whose value is on the next line
+    page_title: str = ""  # the page's own title (XX县教育局2023年项目支出绩效自评表), see title_fields
 
     def build(self) -> Table:
         kind = table_kind(self.title)
@@ -94,11 +95,16 @@ class _TableBuilder:
         # "单位：万元" names the amount unit, not the organisation
         unit = next((u for u in (self.impl_unit, self.unit, _CODE_PREFIX_RE.sub("", self.supervisor))
                      if u and not MONEY_UNIT_RE.match(u.strip())), "")
+        year = self.year
+        for title in (self.title, self.page_title):
+            # the table's fields win; a title such as XX县教育局2023年项目支出绩效目标表 fills what they lack
+            t_unit, t_year = title_fields(title)
+            unit, year = unit or t_unit, year or t_year
         return Table(
             kind=kind,
             title=self.title,
             unit=unit,
-            year=self.year,
+            year=year,
             source=self.source,
             project=self.project if kind == "project" else "",
             total_budget_wan=self.total,
@@ -109,6 +115,35 @@ class _TableBuilder:
             rows=tuple(self.rows),
             total_source=self.total_source,
         )
+
+
+_TITLE_UNIT_RE = re.compile(
+    r"^(?:关于)?(?P<unit>[\u4e00-\u9fff()（）]{2,30}?(?:局|委员会|委|人民法院|人民检察院|法院|检察院|学校|小学|中学|大学|学院|"
+    r"特校|中心|站|办公室|办|所|联合会|协会|馆|队|部|厅|人民政府|政府|幼儿园|公司))"
+    r"(?=\d{4}|关于|项目|部门|整体|本级)"
+)
+_TITLE_YEAR_RE = re.compile(r"(20\d{2})(?:\s*年|(?=项目|部门|预算|决算|中央|省级|市级|县级|区级))")
+# a page title: 绩效目标表, 绩效自评表, 绩效评价指标表, 项目自评表, 自评结果 …
+_PAGE_TITLE_RE = re.compile(r"绩效.{0,14}(?:表|报告|结果|公示|公开)|自评(?:表|结果|报告)|绩效评价")
+
+
+def title_fields(title: str) -> tuple[str, int | None]:
+    """(unit, year) a title names: 石嘴山市疾病预防控制中心2020年项目绩效目标批复表 -> (石嘴山市疾病预防控制中心, 2020)."""
+    t = clean_cell(title)
+    if not t:
+        return "", None
+    m = _TITLE_UNIT_RE.match(t)
+    y = _TITLE_YEAR_RE.search(t)
+    return (m.group("unit") if m else ""), (int(y.group(1)) if y else None)
+
+
+def page_title(rows: list[GridRow], first: int = 15) -> str:
+    """The first title-like line of the page (one short cell naming a 绩效 table or report)."""
+    for row in rows[:first]:
+        ne = row.nonempty
+        if len(ne) == 1 and len(ne[0][1].text) <= 60 and _PAGE_TITLE_RE.search(key(ne[0][1].text)):
+            return ne[0][1].text
+    return ""
 
 
 def _key_of(text: str) -> str:
@@ -603,6 +638,7 @@ def _is_clutter_row(row: GridRow) -> bool:
 
 def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
     rows = rebuild_single_cell_rows(rows)
+    page = page_title(rows)
     tables: list[Table] = []
     builder: _TableBuilder | None = None
     cols: Columns | None = None
@@ -619,7 +655,7 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
                     tables.append(builder.build())
                     builder = _TableBuilder(
                         title=builder.title, source=found[0].source, year=builder.year, unit=builder.unit,
-                        impl_unit=builder.impl_unit, supervisor=builder.supervisor,
+                        impl_unit=builder.impl_unit, supervisor=builder.supervisor, page_title=page,
                     )
                 if project and not builder.project:
                     builder.project = project
@@ -633,20 +669,20 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             if builder is not None:
                 tables.append(builder.build())
             title = row.nonempty[0][1].text
-            builder = _TableBuilder(title=title, source=row.source(file), year=year_of(title))
+            builder = _TableBuilder(title=title, source=row.source(file), year=year_of(title), page_title=page)
             if len(row.nonempty) > 1:
                 builder.year = builder.year or year_of(row.nonempty[1][1].text)
             prev_row = row
             continue
         if builder is None:
-            builder = _TableBuilder(title="", source=row.source(file))
+            builder = _TableBuilder(title="", source=row.source(file), page_title=page)
         if (builder.rows or section) and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
             # the next project's fields under the same title: a new table
             close_section()
             cols = None
             tables.append(builder.build())
             builder = _TableBuilder(title=builder.title, source=row.source(file), year=builder.year,
-                                    unit=builder.unit, supervisor=builder.supervisor)
+                                    unit=builder.unit, supervisor=builder.supervisor, page_title=page)
         hdr = header_columns(row, prev_row)
         if hdr is not None:
             close_section()
@@ -708,4 +744,7 @@ def _with_prose_rows(tables: list[Table], rows: list[GridRow], file: str) -> lis
     if tables:
         return [replace(tables[0], rows=tuple(out)), *tables[1:]]
     title = next((r.nonempty[0][1].text for r in rows if is_title(r)), "")
-    return [Table(kind=table_kind(title), title=title, unit="", year=None, source=out[0].source, rows=tuple(out))]
+    unit, year = title_fields(title)
+    p_unit, p_year = title_fields(page_title(rows))
+    return [Table(kind=table_kind(title), title=title, unit=unit or p_unit, year=year or p_year, source=out[0].source,
+                  rows=tuple(out))]
