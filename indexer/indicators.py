@@ -128,6 +128,10 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             if role == "function" and "function" not in roles:
                 if i >= len(row.cells) or not row.cells[i].text:
                     roles["function"] = i
+    # other header words (实施进度, 实际完成值 …): columns of their own that no value is read from
+    for i, cell in enumerate(row.cells):
+        if cell.text and i not in roles.values() and classify.is_header_word(cell.text) and i > roles.get("name", -1):
+            roles[f"other:{i}"] = i
     if "name" not in roles:
         # 三级 column missing from the header (seen in extracted text): it sits after the last level column
         last = max(roles.get(r, -1) for r in ("level1", "level2", "task"))
@@ -175,8 +179,9 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     # a table with a 一级 column and no 二级 column names its indicators 数量指标, 社会效益指标 …
     l2_as_name = "level2" not in cols.roles and vocab.is_level2(name) and not vocab.is_level1(name)
     if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)) and not l2_as_name:
-        # a label word as the name (服务对象满意度 under 效益/满意度指标) only when both level cells are filled
-        if not (at("level1") and at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
+        # a label word as the name (服务对象满意度 under 效益/满意度指标; 成本 under 成本指标) only under a
+        # filled 二级 cell and before a value
+        if not (at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
     same = bool(at("value")) and at("value") == at("half")
     for role in ("value", "half"):
@@ -233,7 +238,7 @@ def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
     roles_at = {i: r for r, i in cols.roles.items()}
     if any(roles_at.get(i) not in vocab.LEVEL_ROLES for i in skipped) or not any(i in roles_at for i in skipped):
         return None
-    if vocab.is_level1(cells[0].text) and not vocab.is_level2(cells[0].text):
+    if vocab.is_level1(cells[0].text) and not (vocab.is_level2(cells[0].text) or vocab.is_ambiguous_cost(cells[0].text)):
         return None  # the row does start with its 一级 label
     return _positional([Cell("")] * shift + cells[:n], cols)
 

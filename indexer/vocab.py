@@ -102,7 +102,10 @@ def _variant(table: dict[str, str], k: str) -> str | None:
 @functools.lru_cache(maxsize=8192)
 def level1_category(text: str) -> str | None:
     k = _label_key(text)
-    return _variant(LEVEL1, k) or LEVEL1_EXTRA.get(k)
+    cat = _variant(LEVEL1, k) or LEVEL1_EXTRA.get(k)
+    if cat is None and k.startswith("项目") and len(k) > 3:
+        cat = _variant(LEVEL1, k[2:])  # 项目产出 / 项目效益 / 项目决策: the project's 一级 categories
+    return cat
 
 
 @functools.lru_cache(maxsize=8192)

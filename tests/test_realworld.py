@@ -48,7 +48,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "sichuan_anju_shijian_shipinjianguan_2021": (10, 10, 10, 10, 10),
     "sichuan_daying_minzheng_guerzhuxue_2022": (9, 9, 9, 9, 9),
     "sichuan_daying_minzheng_yanglao_2020": (5, 5, 4, 4, 4),
-    "sichuan_daying_shuangxin_chuangcheng_2020": (6, 2, 2, 2, 0),
+    "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 2),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 7, 7, 7, 7),
     "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 11, 7, 5, 6),
