@@ -87,6 +87,11 @@ def count_clutter(rows) -> int:
     return sum(1 for r in rows if r.nonempty and all(is_clutter(c.text) for _, c in r.nonempty))
 
 
+def is_restatement(text: str) -> bool:
+    """An explanation that only restates the target: 达到目标值, 达到预计值."""
+    return bool(_RESTATE_RE.fullmatch(key(text)))
+
+
 def is_end(text: str) -> bool:
     return bool(_END_RE.search(text.strip()))
 
@@ -199,6 +204,7 @@ _RT_VALUE_RE = re.compile(
     # an operator before a word, closed by a completion status: =提高已完成
     rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
 _STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
 _OTHER_HEADERS = (
@@ -256,6 +262,10 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
             return None
     if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
         return None  # without a label: only "name + value" (科目调整次数≤10次)
+    # an explanation that only restates the target (指标说明 达到目标值 / 达到预计值) is a cell of its own
+    for m in _RESTATE_RE.finditer(simple):
+        if m.start() >= 2 and not any(a < m.end() and m.start() < b for a, b in cuts):
+            cuts.append((m.start(), m.end()))
     # an explanation column run into the name: 开展修复工程(个)反映防洪水利设施… (指标解释 opens with 反映)
     for m in re.finditer(r"(?<=[\u4e00-\u9fff)）])反映", simple):
         if m.start() >= 4 and not any(a <= m.start() < b for a, b in cuts):

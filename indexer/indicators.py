@@ -376,8 +376,10 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     after = free[name_i + 1 :]
     weight_first = "weight" in cols.roles and cols.roles["weight"] < cols.roles.get("value", cols.roles.get("half", 99))
     extras: dict[str, str] = {}
-    while after and key(after[0].text) in classify.DIRECTIONS | classify.VALUE_TYPES:
-        extras["指标方向" if key(after[0].text) in classify.DIRECTIONS else "指标值类型"] = after.pop(0).text
+    while after and (key(after[0].text) in classify.DIRECTIONS | classify.VALUE_TYPES or classify.is_restatement(after[0].text)):
+        k = key(after[0].text)
+        label = "指标方向" if k in classify.DIRECTIONS else "指标值类型" if k in classify.VALUE_TYPES else "指标解释"
+        extras[label] = after.pop(0).text
     if weight_first and len(after) >= 2 and classify.is_number(after[0].text):
         extras["权重"] = after.pop(0).text
     op = ""
@@ -593,6 +595,14 @@ def _carry_labels(rows: list[RowParse], attr: str, out_attr: str, start: int, en
         setattr(rows[i], out_attr, current or first_label)
 
 
+# 一级 categories of a target table; a carried 一级 of these belongs to its own rows, never to another category's
+_TARGET_CATEGORIES = {"产出", "效益", "满意度", "成本"}
+
+
+def _prints_category(category: str, rows: list[RowParse], start: int, end: int) -> bool:
+    return any(rows[i].l1 and vocab.level1_category(rows[i].l1) == category for i in range(start, end))
+
+
 def _level1_label_for(category: str, rows: list[RowParse], start: int, end: int, style_suffix: bool) -> str:
     """The 一级 label text this section uses for ``category``."""
     for i in range(start, end):
@@ -651,7 +661,13 @@ def resolve_groups(rows: list[RowParse]) -> None:
         _carry_labels(rows, "l1", "l1_carry", fa, fb)
         for off, i in enumerate(range(fa, fb)):
             cat = cats[off]
-            if cat:
+            if cat and rows[i].l1_carry and not _prints_category(cat, rows, fa, fb) and vocab.level1_category(
+                rows[i].l1_carry
+            ) not in _TARGET_CATEGORIES:
+                # the section never prints this category's 一级: the 一级 printed above the row is the only word
+                # for it (项目决策 over 数量指标, 项目年度绩效目标(定量指标) over 质量指标)
+                rows[i].r_l1 = rows[i].l1_carry
+            elif cat:
                 rows[i].r_l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)
             elif rows[i].r_l2 and not _is_vocab_l2(rows[i].r_l2):
                 rows[i].r_l1 = rows[i].l1_carry
