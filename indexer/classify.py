@@ -92,8 +92,24 @@ def is_restatement(text: str) -> bool:
     return bool(_RESTATE_RE.fullmatch(key(text)))
 
 
+_HEADING_RE = re.compile(r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*(?P<rest>[^\d%≥≤<>=]{2})")
+
+
+def is_section_heading(text: str) -> bool:
+    """A numbered heading of the surrounding report ((二)项目财务管理状况, 三、存在问题): not a table cell.
+    A numbered level label ((一)产出指标) is not one."""
+    m = _HEADING_RE.match(text.strip())
+    if not m:
+        return False
+    from indexer.normalize import to_simplified
+
+    rest = text.strip()[m.start("rest") :].strip(" :：")
+    label = _label_re().match(to_simplified(rest))
+    return not (label or vocab.is_level1(rest) or vocab.is_level2(rest) or vocab.is_ambiguous_cost(rest))
+
+
 def is_end(text: str) -> bool:
-    return bool(_END_RE.search(text.strip()))
+    return bool(_END_RE.search(text.strip())) or is_section_heading(text)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -216,6 +232,7 @@ _OTHER_HEADERS = (
 @functools.lru_cache(maxsize=1)
 def _label_re() -> re.Pattern[str]:
     words = {w for w in (*vocab.LEVEL1, *vocab.LEVEL2) if len(w) >= 4 and w.endswith("指标")}
+    words |= {w.removesuffix("指标") + "目标" for w in words}  # 数量目标, 产出目标
     words |= {w for w in vocab.HEADER_ROLES if len(w) >= 3}
     words |= {key(w) for w in _OTHER_HEADERS}
     alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
@@ -233,7 +250,7 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     if len(simple) != len(text):
         return None
     cuts: list[tuple[int, int]] = [(m.start(), m.end()) for m in _label_re().finditer(simple)]
-    if any(simple[b : b + 1] in (":", "：") for _a, b in cuts):
+    if cuts and simple[cuts[0][1] : cuts[0][1] + 1] in (":", "："):
         return None  # 数量指标:… is a list in running text (indexer.prose), not run-together cells
     headers = [(a, b) for a, b in cuts if vocab.header_role(simple[a:b]) is not None or simple[a:b] in _OTHER_HEADERS]
     values = [

@@ -83,7 +83,7 @@ L2_CUES: dict[str, re.Pattern[str]] = {
 
 
 # label spellings seen in real tables: 产出值 / 数量值 (值 for 指标), 社会效益类指标, 实施效果指标
-_LABEL_SUFFIX_RE = re.compile(r"(?:类指标|指标|值)$")
+_LABEL_SUFFIX_RE = re.compile(r"(?:类指标|指标|目标|值)$")  # 數量目標: 目标 for 指标
 LEVEL1_EXTRA: dict[str, str] = {key("实施效果指标"): "效益", key("实施效果"): "效益"}
 
 

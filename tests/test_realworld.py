@@ -23,7 +23,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 14, 14, 14, 14),
     "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 0, 0, 0, 0),
     "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 5, 5, 4, 5),
-    "fujian_ningde_rencaiyizhan_2023": (5, 0, 0, 0, 0),
+    "fujian_ningde_rencaiyizhan_2023": (5, 5, 5, 5, 5),
     "fujian_xiuyu_shuili_2025": (4, 4, 3, 2, 3),
     "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 3),
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.86, "value": 0.97, "levels": 0.96, "spurious": 0.072}
+FLOOR = {"recall": 0.88, "value": 0.97, "levels": 0.96, "spurious": 0.058}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
