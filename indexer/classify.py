@@ -87,6 +87,11 @@ def count_clutter(rows) -> int:
     return sum(1 for r in rows if r.nonempty and all(is_clutter(c.text) for _, c in r.nonempty))
 
 
+def is_explanation(text: str) -> bool:
+    """A 指标解释 cell: 反映补助学生人数…"""
+    return key(text).startswith("反映") and len(key(text)) >= 6
+
+
 def is_restatement(text: str) -> bool:
     """An explanation that only restates the target: 达到目标值, 达到预计值."""
     return bool(_RESTATE_RE.fullmatch(key(text)))
@@ -257,6 +262,12 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         (m.start(), m.end()) for m in _RT_VALUE_RE.finditer(simple)
         if not any(a < m.end() and m.start() < b for a, b in cuts)
     ]
+    # a value stuck to a name just before an explanation (补助学生数量168反映…, 任务完成时间2023年12月31日反映…)
+    for m in re.finditer(r"(?<=[\u4e00-\u9fff)）.\d])反映", simple):
+        start = max((b for _a, b in [*cuts, *values] if b <= m.start()), default=0)
+        d = re.search(r"(?<=[\u4e00-\u9fff)）])\d", simple[start : m.start()])
+        if d and d.start() >= 4 and not re.search(r"[，。；,;:：]", simple[start + d.start() : m.start()]):
+            values.append((start + d.start(), m.start()))
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
     for _a, b in list(values):
         m = _STATUS_RE.match(simple, b)

@@ -399,6 +399,7 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     strong = bool(op or extras or p.extras or p.op_hint) or classify.kind(after[0].text) == "value"
     if not (strong or rest and all(
         value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text) or not c.text
+        or classify.is_explanation(c.text)
         for c in rest[:3]
     )):
         return False
@@ -743,6 +744,8 @@ def _is_name(text: str) -> bool:
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
+    if re.match(r"\d{5,}", text.strip()):
+        return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator
     if len(re.findall(r"[□☐■☑✓√]", text)) >= 2:
         return False  # the options of a form field (优秀□ 良好□ 合格□): not an indicator
     k = classify.kind(text)
