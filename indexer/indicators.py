@@ -368,9 +368,15 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     def value_kind(c: Cell) -> bool:
         return classify.kind(c.text) in ("value", "num", "qual", "op") or value_likeness(c.text) >= 0.8
 
-    name_i = next((i for i, c in enumerate(free) if classify.kind(c.text) == "text" and value_likeness(c.text) < 0.5), None)
+    # with both level labels taken, a label word left over is the name (满意度 under 服务对象满意度指标)
+    name_kinds = ("text", "l1", "l2") if p.l1 and p.l2 else ("text",)
+    name_i = next(
+        (i for i, c in enumerate(free) if classify.kind(c.text) in name_kinds and value_likeness(c.text) < 0.5), None
+    )
     if name_i is None:  # a short name (其中露天蔬菜) looks like a value by itself: the cell after it decides
-        name_i = next((i for i in range(k - 1) if classify.kind(free[i].text) == "text" and value_kind(free[i + 1])), None)
+        name_i = next(
+            (i for i in range(k - 1) if classify.kind(free[i].text) in name_kinds and value_kind(free[i + 1])), None
+        )
     if name_i is None or name_i + 2 >= k:
         return False
     after = free[name_i + 1 :]

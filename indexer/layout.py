@@ -600,13 +600,15 @@ def _starts_project(row: GridRow) -> bool:
 def _looks_like_indicator_row(row: GridRow) -> bool:
     """Level label(s), then a name, then a value: an indicator row even without a header above it."""
     texts = [c.text for _, c in row.nonempty]
+    from indexer import classify
+
+    if len(texts) >= 3 and classify.kind(texts[0]) == "text" and classify.is_op(texts[1]) and classify.is_number(texts[2]):
+        return len(texts[0]) >= 2  # name | operator | number (a page that starts inside a table)
     i = 0
     while i < len(texts) and (vocab.is_level1(texts[i]) or vocab.is_level2(texts[i])):
         i += 1
     if i == 0 or i + 1 >= len(texts) or not (i >= 2 or any(vocab.is_level2(t) or vocab.is_ambiguous_cost(t) for t in texts[:i])):
         return False
-    from indexer import classify
-
     name, value = texts[i], texts[i + 1]
     if classify.is_op(value) and i + 2 < len(texts):
         value = texts[i + 2]
