@@ -268,6 +268,12 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         d = re.search(r"(?<=[\u4e00-\u9fff)）])\d", simple[start : m.start()])
         if d and d.start() >= 4 and not re.search(r"[，。；,;:：]", simple[start + d.start() : m.start()]):
             values.append((start + d.start(), m.start()))
+    # a weight stuck to a percentage (分值 20 + 指标值 100%, written 20100%): two cells
+    for k, (a, b) in enumerate(values):
+        m = re.fullmatch(r"([1-9]\d?)(100(?:\.0+)?\s*[%％])", simple[a:b])
+        if m and a > 0 and "\u4e00" <= simple[a - 1] <= "\u9fff" and int(m.group(1)) <= 30:
+            values[k] = (a + len(m.group(1)), b)
+            values.append((a, a + len(m.group(1))))
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
     for _a, b in list(values):
         m = _STATUS_RE.match(simple, b)

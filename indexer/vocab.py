@@ -118,7 +118,8 @@ _LABEL_NOTE_RE = re.compile(r"[(（](?:\d+(?:\.\d+)?分|(?:选填|必填|可选|
 
 
 def _label_key(text: str) -> str:
-    return _LABEL_NOTE_RE.sub("", key(GLOSS_RE.sub("", text)).rstrip(":："))
+    k = _LABEL_NOTE_RE.sub("", key(GLOSS_RE.sub("", text)).rstrip(":："))
+    return k[:-1] if k.endswith("指标等") else k  # 服务对象满意度指标等
 
 
 def is_level1(text: str) -> bool:

@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 6),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 8, 8, 8, 7),
-    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 11, 7, 5, 6),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 11, 7, 6, 6),
     "tianjin_hebeiqu_fayuan_2023": (11, 11, 11, 11, 11),
     "tianjin_mirror_chengguanwei_bingmei_2020": (11, 11, 11, 11, 11),
     "tianjin_nankai_shengwu_shiyanjiaoxue_2018": (9, 9, 9, 9, 9),
@@ -60,12 +60,12 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "yunnan_jingdong_minzheng_dibao_2022": (10, 10, 10, 10, 10),
     "yunnan_lijiang_guchengqu_weipian_2020": (5, 5, 5, 5, 5),
     "yunnan_nanhua_yejun_jiagongchejian_zipingbiao": (5, 5, 5, 5, 4),
-    "yunnan_yongde_mingzhong_yingyang_2022": (9, 8, 8, 7, 7),
+    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 9, 8, 9),
     "zhejiang_linhai_lvhua_yanghu_2024": (7, 7, 7, 7, 7),
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.894, "value": 0.97, "levels": 0.96, "spurious": 0.055}
+FLOOR = {"recall": 0.897, "value": 0.975, "levels": 0.965, "spurious": 0.055}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
