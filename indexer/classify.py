@@ -53,7 +53,7 @@ _END_RE = re.compile(
 )
 
 
-_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|^(?:实施|执行)进度$|^完成情况$|[(（](?:长期|中期)[)）]|(?:长期|中期)(?:指标|目标)")
+_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|^(?:实施|执行)进度$|^完成情况$|^调整(?:后)?指标值|^是否核心|[(（](?:长期|中期)[)）]|(?:长期|中期)(?:指标|目标)")
 
 
 def is_header_word(text: str) -> bool:
@@ -231,7 +231,50 @@ _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
 _OTHER_HEADERS = (
     "全年实际值", "实际完成值", "全年实际完成值", "年度实际完成值", "得分", "未完成原因及拟采取的改进措施",
     "偏差原因分析及改进措施", "未完成原因和改进措施", "年初目标值", "全年执行数", "全年预算数",
+    "年初指标值", "调整指标值", "全年完成值", "得分系数(%)", "指标权重(分)", "指标得分(分)", "是否核心指标",
 )  # fmt: skip
+
+
+# 是/否 right after a number: the last column of a row (是否核心指标) when it recurs
+_YN_RE = re.compile(r"(?<=\d)[是否](?=[\u4e00-\u9fff“\"‘]|$)")
+_ROW_NAME_UNIT_RE = re.compile(
+    r"(?P<num>\d{1,2}、)?[^\d%％]{2,}?(?:(?P<q>[\u4e00-\u9fff])(?P=q)(?=\d)|"
+    r"(?P<u>[%％]|(?P<w>[\u4e00-\u9fff]{1,2})(?=\d+(?:\.\d+)?(?P=w))))"
+)
+
+
+def _yes_no_rows(simple: str, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cells of rows run together and closed by a 是/否 column (是否核心指标): the 是/否 cell, the unit
+    cell after the name (``%``, or 次 before 26次), 定量指标 after it, values in that unit, a qualitative
+    value written twice (高高: 年初 and 全年 value), and a page's ``3、`` numbering before the name."""
+    ends = [m.start() for m in _YN_RE.finditer(simple)]
+    if len(ends) < 3:
+        return []
+    out = [(p, p + 1) for p in ends]
+    first = max((b for _a, b in cuts if b <= ends[0]), default=0)  # the first row starts after the header
+    for s0 in [first, *(p + 1 for p in ends)]:
+        seg_end = next((p for p in ends if p >= s0), len(simple))
+        m = _ROW_NAME_UNIT_RE.match(simple, s0, seg_end)
+        if not m:
+            continue
+        if m.group("num"):
+            out.append((m.start("num"), m.end("num")))
+        if m.group("q"):
+            out += [(m.start("q"), m.start("q") + 1), (m.start("q") + 1, m.start("q") + 2)]
+            continue
+        out.append((m.start("u"), m.end("u")))
+        pos = m.end("u")
+        vt = re.compile(r"定量指标|定性指标").match(simple, pos)
+        if vt:
+            out.append((vt.start(), vt.end()))
+            pos = vt.end()
+        if m.group("w"):
+            for vm in re.compile(rf"\d+(?:\.\d+)?{re.escape(m.group('w'))}").finditer(simple, pos, seg_end):
+                if vm.start() != pos:
+                    break
+                out.append((vm.start(), vm.end()))
+                pos = vm.end()
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -274,6 +317,8 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         if m and a > 0 and "\u4e00" <= simple[a - 1] <= "\u9fff" and int(m.group(1)) <= 30:
             values[k] = (a + len(m.group(1)), b)
             values.append((a, a + len(m.group(1))))
+    yes_no = _yes_no_rows(simple, cuts)
+    values += yes_no
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
     for _a, b in list(values):
         m = _STATUS_RE.match(simple, b)
@@ -288,13 +333,13 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     cuts += values
     if len(cuts) == n_labels and len(headers) < 3:
         return None
-    if need_label and n_labels == 0:
+    if need_label and n_labels == 0 and not yes_no:
         # no label: only a short "name value [numbers]" line (资金支出率达到目标值95%10), never running text
         if re.search(r"[，。；,;：:]", simple) or not values or values[0][0] > 20 or values[0][0] < 2:
             return None
         if not re.fullmatch(r"[\d.\s]*", simple[values[-1][1] :]) or len(values) > 2:
             return None
-    if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
+    if not need_label and n_labels == 0 and not yes_no and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
         return None  # without a label: only "name + value" (科目调整次数≤10次)
     # an explanation that only restates the target (指标说明 达到目标值 / 达到预计值) is a cell of its own
     for m in _RESTATE_RE.finditer(simple):

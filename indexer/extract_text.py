@@ -89,6 +89,9 @@ def _is_flattened_table(cells: tuple[Cell, ...]) -> bool:
         first_value = next(i for i, k in enumerate(kinds) if k in ("value", "op"))
         names = [texts[i] for i, (a, b) in enumerate(zip(kinds, kinds[1:])) if a == "text" and b in ("value", "op")]
         return len(set(names)) == len(names) and not any(k in ("l1", "l2") for k in kinds[first_value:])
+    yes_no = sum(1 for a, b in zip(kinds, texts[1:]) if a == "num" and b in ("是", "否"))
+    if yes_no >= 3:
+        return True  # rows closed by a 是/否 column (是否核心指标), several on one line
     if len(texts) < FLAT_TABLE_CELLS:
         return False
     header = [i for i, t in enumerate(texts) if is_header_word(t)]

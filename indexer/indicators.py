@@ -764,7 +764,9 @@ def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
     value, half = p.value, p.half
     shown = value
     if p.op_hint or p.unit_hint:
-        shown = f"{p.op_hint}{value}{p.unit_hint}" if value else value
+        unit = "" if value.rstrip().endswith(p.unit_hint.strip()) else p.unit_hint  # 100% under a % column
+        op = "" if p.op_hint and value.lstrip().startswith(p.op_hint.strip()) else p.op_hint
+        shown = f"{op}{value}{unit}" if value else value
     target = parse_target(value, op_hint=p.op_hint, unit_hint=p.unit_hint)
     half_target = parse_target(half, op_hint=p.op_hint, unit_hint=p.unit_hint)
     row = IndicatorRow(

@@ -368,6 +368,8 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
         header: list[Cell] = []
         while j < n and _one_cell(rows[j]) is not None and (
             vocab.header_role(_one_cell(rows[j]) or "") is not None or (header and _is_other_header(rows[j]))
+            # one unreadable header cell (OCR) between header words
+            or (len(header) >= 3 and j + 1 < n and len(_one_cell(rows[j]) or "") <= 8 and _is_other_header(rows[j + 1]))
         ):
             header.append(rows[j].nonempty[0][1])
             j += 1
@@ -481,6 +483,19 @@ def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
     return False
 
 
+def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) -> bool:
+    """Cell ``i`` is a name: text followed by what the column right after the name holds (a unit or an
+    operator column)."""
+    from indexer import classify
+
+    t = _one_cell(rows[i])
+    first = tail[0][1] if tail else None
+    if t is None or first not in ("unit", "op") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
+        return False
+    nxt = _one_cell(rows[i + 1])
+    return nxt is not None and (classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt))
+
+
 def _stream_rows(
     rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow], names: list[str] | None = None
 ) -> int:
@@ -500,6 +515,9 @@ def _stream_rows(
 
     while i < len(rows):
         t = _one_cell(rows[i])
+        if t is not None and (vocab.is_weak_name_header(t) or re.fullmatch(r"\d{1,2}、", t)) and i + 1 < len(rows):
+            i += 1  # a merged caption (绩效指标) or a page's numbering (3、) between rows
+            continue
         if t is None or is_title(rows[i]) or _is_section_end(rows[i]) or vocab.header_role(t) == "name":
             break
         from_cell = rows[i].nonempty[0][1]
@@ -543,8 +561,8 @@ def _stream_rows(
                 emit(cells, line)
             break
         from_cell = rows[i].nonempty[0][1]
-        if not cells and classify.kind(t) in ("num", "value"):
-            i += 1  # a stray number or value (a column the header does not name): no row starts with it
+        if not cells and (classify.kind(t) in ("num", "value") or key(t) in ("是", "否")):
+            i += 1  # a stray number, value or yes/no (a column the header does not name): no row starts with it
             continue
         cells[name_at] = from_cell
         i += 1
@@ -555,6 +573,8 @@ def _stream_rows(
             t = _one_cell(rows[i])
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
+            if role is None and _opens_row(rows, i, tail):
+                break  # the next row's name (its unit column follows it), not a column of this row
             if not _fits(role, t) and role in ("desc", "score", "remark") and i + 1 < len(rows) and (
                 (nxt := _one_cell(rows[i + 1])) is not None and (classify.is_op(nxt) or value_likeness(nxt) >= 0.8)
             ):

@@ -21,7 +21,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 9, 8, 8, 8),
     "anhui_tai_chengguan_cheliang_ranyou_2023": (9, 9, 9, 9, 9),
     "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 14, 14, 14, 14),
-    "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 0, 0, 0, 0),
+    "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 19, 15, 13, 15),
     "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 5, 5, 4, 5),
     "fujian_ningde_rencaiyizhan_2023": (5, 5, 5, 5, 5),
     "fujian_xiuyu_shuili_2025": (4, 4, 3, 2, 3),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.897, "value": 0.975, "levels": 0.965, "spurious": 0.055}
+FLOOR = {"recall": 0.934, "value": 0.97, "levels": 0.97, "spurious": 0.062}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
