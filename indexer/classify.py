@@ -225,6 +225,8 @@ _RT_VALUE_RE = re.compile(
     # an operator before a word, closed by a completion status: =提高已完成
     rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_FOOTNOTE_RE = re.compile(r"(?<=[\d\u4e00-\u9fff%])注\s*[:：]\s*\d")
+_SCORING_RE = re.compile(r"[得扣]\d+(?:\.\d+)?分")
 _RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
 _STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -317,6 +319,10 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         if m and a > 0 and "\u4e00" <= simple[a - 1] <= "\u9fff" and int(m.group(1)) <= 30:
             values[k] = (a + len(m.group(1)), b)
             values.append((a, a + len(m.group(1))))
+    note = _FOOTNOTE_RE.search(simple)
+    if note:  # a footnote run into the table's last line (…总分100100注:1.…): one cell, nothing read inside it
+        cuts = [c for c in cuts if c[1] <= note.start()]
+        values = [v for v in values if v[1] <= note.start()]
     yes_no = _yes_no_rows(simple, cuts)
     values += yes_no
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
@@ -333,8 +339,12 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     cuts += values
     if len(cuts) == n_labels and len(headers) < 3:
         return None
-    if need_label and n_labels == 0 and not yes_no:
+    scored = bool(_SCORING_RE.search(simple)) and bool(values) and 4 <= values[0][0] <= 20 and not re.search(
+        r"[，。；,;：:(（]", simple[: values[0][0]]
+    )
+    if need_label and n_labels == 0 and not yes_no and not scored:
         # no label: only a short "name value [numbers]" line (资金支出率达到目标值95%10), never running text
+        # (unless it holds a scoring rule, 得10分/扣1分, which only a table row does)
         if re.search(r"[，。；,;：:]", simple) or not values or values[0][0] > 20 or values[0][0] < 2:
             return None
         if not re.fullmatch(r"[\d.\s]*", simple[values[-1][1] :]) or len(values) > 2:
@@ -374,6 +384,8 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
             extra.append((m.start(), m.end()))
             pos = m.end()
     cuts = sorted(cuts + extra)
+    if note:
+        cuts = [c for c in cuts if c[1] <= note.start()] + [(note.start(), len(simple))]
     pieces: list[str] = []
     pos = 0
     for a, b in cuts:

@@ -745,11 +745,16 @@ def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRo
     return groups
 
 
+_NOT_A_NAME_RE = re.compile(r"^(?:[得扣]\d+(?:\.\d+)?分|\d{1,2}[.、．]\s*[^:：]{2,16}[:：]\s*指)")
+
+
 def _is_name(text: str) -> bool:
     """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
+    if _NOT_A_NAME_RE.match(text.strip()):
+        return False  # a scoring rule (得10分,每减少…) or a glossary entry (5.年末结转和结余:指…)
     if re.match(r"\d{5,}", text.strip()):
         return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator
     if len(re.findall(r"[□☐■☑✓√]", text)) >= 2:

@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "hubei_jingmen_wenlv_wenwubaohu_2022": (9, 9, 9, 9, 9),
     "hubei_qianlima_xiaoyuanweixiu_prose_2022": (9, 9, 9, 9, 9),
     "hunan_nanxian_jikong_gongwei_2025": (3, 3, 3, 3, 3),
-    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 11, 5, 4, 5),
+    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 9, 7, 6, 7),
     "neimenggu_wuhai_gongxiaoshe_2021": (11, 11, 11, 11, 11),
     "neimenggu_zhalaite_jianchayuan_2025": (15, 16, 15, 15, 15),
     "ningxia_shizuishan_jikong_yimiao_2020": (13, 13, 13, 13, 13),
@@ -47,11 +47,11 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "shanxi_jishan_yibao_jiandanglika_2020": (6, 6, 3, 0, 3),
     "sichuan_anju_shijian_shipinjianguan_2021": (10, 10, 10, 10, 10),
     "sichuan_daying_minzheng_guerzhuxue_2022": (9, 9, 9, 9, 9),
-    "sichuan_daying_minzheng_yanglao_2020": (5, 5, 4, 4, 4),
+    "sichuan_daying_minzheng_yanglao_2020": (5, 4, 4, 4, 4),
     "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 6),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 8, 8, 8, 7),
-    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 11, 7, 6, 6),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 8, 7, 6, 6),
     "tianjin_hebeiqu_fayuan_2023": (11, 11, 11, 11, 11),
     "tianjin_mirror_chengguanwei_bingmei_2020": (11, 11, 11, 11, 11),
     "tianjin_nankai_shengwu_shiyanjiaoxue_2018": (9, 9, 9, 9, 9),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.933, "value": 0.973, "levels": 0.971, "spurious": 0.062}
+FLOOR = {"recall": 0.938, "value": 0.973, "levels": 0.971, "spurious": 0.043}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
