@@ -20,7 +20,13 @@ import re
 
 from indexer import vocab
 from indexer.normalize import GLOSS_RE, key
-from indexer.values.lexicon import OP_SYMBOLS, standalone_operator_re, symbol_operator_pattern
+from indexer.values.lexicon import (
+    OP_SYMBOLS,
+    STRONG_PREFIX_OPS,
+    alternation,
+    standalone_operator_re,
+    symbol_operator_pattern,
+)
 
 # an operator cell: every standalone phrase of the one lexicon (indexer.values.lexicon)
 OP_RE = standalone_operator_re()
@@ -44,7 +50,7 @@ _CLUTTER_RE = re.compile(
     r"^网站地图|^版权所有|ICP备|公网安备|^主办单位|^承办单位|网站标识码|^登录$|^注册$|^搜索$|^logo$|"
     r"^标\s*题[:：]?|^索\s*引\s*号|^文\s*号[:：]|^发文机关|^成文日期|^分\s*类[:：]|^【打印】|^【关闭】|^相关链接|"
     r"^阅读[:：]?\d*|^评论|^查看[:：]|发布者[:：]|扫码|主办$|承办$|^地址[:：]|^邮箱[:：]|监督电话|^网站标识码|标识码[:：]|"
-    r"^内容保障|^技术支持|^联系我们|^网站声明|^无障碍",
+    r"^内容保障|^技术支持|^联系我们|^网站声明|^无障碍|^【?返回】?$|^【?返回(?:顶部|首页|列表)】?$",
     re.I,
 )
 _END_RE = re.compile(
@@ -221,10 +227,13 @@ _RT_UNITS = (
 )
 _RT_VALUE_RE = re.compile(
     rf"(?:{symbol_operator_pattern()})\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
+    # an operator word before a percentage: 入学率大于90%
+    rf"|(?:{alternation(STRONG_PREFIX_OPS)})\s*\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
     rf"|\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
     # an operator before a word, closed by a completion status: =提高已完成
     rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_REPEAT_RE = re.compile(r"(?<=\d)(?P<v>\d+(?:\.\d+)?[\u4e00-\u9fff%]{1,3}|[\u4e00-\u9fff]{2,6})(?P=v)(?=\d|$)")
 _FOOTNOTE_RE = re.compile(r"(?<=[\d\u4e00-\u9fff%])注\s*[:：]\s*\d")
 _SCORING_RE = re.compile(r"[得扣]\d+(?:\.\d+)?分")
 _RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
@@ -286,7 +295,8 @@ def _label_re() -> re.Pattern[str]:
     words |= {w for w in vocab.HEADER_ROLES if len(w) >= 3}
     words |= {key(w) for w in _OTHER_HEADERS}
     alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?:{alts})(?:[(（]\d+分[)）])?")
+    # 产出数量指标: the 一级 word before a 二级 label (vocab.level2_category reads it so)
+    return re.compile(rf"(?:(?:产出|效益)(?=[\u4e00-\u9fff]{{2,8}}指标))?(?:{alts})(?:[(（]\d+分[)）])?")
 
 
 def segment_run_together(text: str, need_label: bool = True) -> list[str] | None:
@@ -313,6 +323,11 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         d = re.search(r"(?<=[\u4e00-\u9fff)）])\d", simple[start : m.start()])
         if d and d.start() >= 4 and not re.search(r"[，。；,;:：]", simple[start + d.start() : m.start()]):
             values.append((start + d.start(), m.start()))
+    # a bare number right after a restating explanation (…达到预计值2100…) is the value
+    for m in _RESTATE_RE.finditer(simple):
+        n = _RT_NUM_RE.match(simple, m.end())
+        if n and not any(a < n.end() and n.start() < b for a, b in values):
+            values.append((n.start(), n.end()))
     # a weight stuck to a percentage (分值 20 + 指标值 100%, written 20100%): two cells
     for k, (a, b) in enumerate(values):
         m = re.fullmatch(r"([1-9]\d?)(100(?:\.0+)?\s*[%％])", simple[a:b])
@@ -325,6 +340,14 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         values = [v for v in values if v[1] <= note.start()]
     yes_no = _yes_no_rows(simple, cuts)
     values += yes_no
+    # a target written twice after a weight (年度指标值 = 实际完成值): 状况10显著提升显著提升10, 投资1020万元20万元10
+    for m in _REPEAT_RE.finditer(simple):
+        a, mid, b = m.start("v"), m.end("v"), m.end()
+        if not any(x < b and a < y for x, y in [*cuts, *values]):
+            values += [(a, mid), (mid, b)]
+            w = re.search(r"(?<=[\u4e00-\u9fff)）])[1-9]\d?$", simple[:a])
+            if w and not re.fullmatch(r"\d+", m.group("v")):
+                values.append((w.start(), w.end()))
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
     for _a, b in list(values):
         m = _STATUS_RE.match(simple, b)

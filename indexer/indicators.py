@@ -745,7 +745,9 @@ def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRo
     return groups
 
 
-_NOT_A_NAME_RE = re.compile(r"^(?:[得扣]\d+(?:\.\d+)?分|\d{1,2}[.、．]\s*[^:：]{2,16}[:：]\s*指)")
+_NOT_A_NAME_RE = re.compile(
+    r"^(?:[得扣]\d+(?:\.\d+)?分|\d{1,2}[.、．]\s*[^:：]{2,16}[:：]\s*指|[-—－/]+\s*(?:定性|定量)(?:指标)?$)"
+)
 
 
 def _is_name(text: str) -> bool:

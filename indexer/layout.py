@@ -398,6 +398,12 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
     return out
 
 
+def classify_kind(text: str) -> str:
+    from indexer import classify
+
+    return classify.kind(text) if value_likeness(text) >= 0.5 else "text"
+
+
 def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
     """One-cell rows from ``i``: 一级 label, 二级 label, a name, a value."""
     if i + 3 >= len(rows) or (i > 0 and _one_cell(rows[i - 1]) is not None and vocab.is_level2(_one_cell(rows[i - 1]) or "")):
@@ -406,9 +412,14 @@ def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
     if any(x is None for x in t):
         return False
     a, b, name, value = (x or "" for x in t)
+    if vocab.is_level2(a) and not vocab.is_level1(a):
+        # a group opening with its 二级 label (the 一级 cell merged above): 二级, name, value
+        a, b, name, value = "", a, b, name
     return (
-        vocab.is_level1(a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b)) and not (vocab.is_level1(name) or vocab.is_level2(name))
+        (vocab.is_level1(a) or not a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b))
+        and not (vocab.is_level1(name) or vocab.is_level2(name))
         and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
+        and (bool(a) or classify_kind(value) == "value")  # without the 一级: only a full target value
     )
 
 

@@ -110,7 +110,14 @@ def level1_category(text: str) -> str | None:
 
 @functools.lru_cache(maxsize=8192)
 def level2_category(text: str) -> str | None:
-    return _variant(LEVEL2, _label_key(text))
+    k = _label_key(text)
+    cat = _variant(LEVEL2, k)
+    if cat is None:
+        # 产出数量指标 / 效益社会效益指标: the 一级 word before a 二级 label of its own category
+        for head in ("产出", "效益", "满意度"):
+            if k.startswith(head) and len(k) > len(head) + 1 and _variant(LEVEL2, k[len(head) :]) == head:
+                return head
+    return cat
 
 
 # a printed note after a label: 产出指标(50分), 经济效益指标(选填), 社会效益指标（必填）

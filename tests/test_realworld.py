@@ -29,7 +29,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
     "hainan_shangwu_huizhan_jiangli_2022": (1, 1, 1, 1, 1),
     "hebei_handan_kunnanqunzhong_jiuzhu_2019": (3, 0, 0, 0, 0),
-    "hebei_ningjin_jiaoyu_gaozhongzhuxuejin_2019": (7, 5, 5, 5, 0),
+    "hebei_ningjin_jiaoyu_gaozhongzhuxuejin_2019": (7, 6, 6, 5, 0),
     "hubei_canlian_xuanchuanwenhua_2017": (15, 14, 14, 14, 14),
     "hubei_ezhou_kexie_kepu_2022": (9, 9, 7, 7, 7),
     "hubei_huangshi_dangxiao_zhutiban_2022": (13, 13, 13, 13, 13),
@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "hubei_jingmen_wenlv_wenwubaohu_2022": (9, 9, 9, 9, 9),
     "hubei_qianlima_xiaoyuanweixiu_prose_2022": (9, 9, 9, 9, 9),
     "hunan_nanxian_jikong_gongwei_2025": (3, 3, 3, 3, 3),
-    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 9, 7, 6, 7),
+    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 11, 8, 8, 8),
     "neimenggu_wuhai_gongxiaoshe_2021": (11, 11, 11, 11, 11),
     "neimenggu_zhalaite_jianchayuan_2025": (15, 16, 15, 15, 15),
     "ningxia_shizuishan_jikong_yimiao_2020": (13, 13, 13, 13, 13),
@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 6),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 8, 8, 8, 7),
-    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 8, 7, 6, 6),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 9, 9, 8, 8),
     "tianjin_hebeiqu_fayuan_2023": (11, 11, 11, 11, 11),
     "tianjin_mirror_chengguanwei_bingmei_2020": (11, 11, 11, 11, 11),
     "tianjin_nankai_shengwu_shiyanjiaoxue_2018": (9, 9, 9, 9, 9),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.938, "value": 0.973, "levels": 0.971, "spurious": 0.043}
+FLOOR = {"recall": 0.948, "value": 0.974, "levels": 0.969, "spurious": 0.042}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
