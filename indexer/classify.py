@@ -209,7 +209,9 @@ def split_by_roles(line: str) -> list[str] | None:
             ck[-1] = "num"
             i += 1
             continue
-        if k in ("text", "clutter") and ck and ck[-1] in ("text",) and not _CODE_START_RE.match(t):
+        if k in ("text", "clutter") and ck and ck[-1] in ("text",) and not _CODE_START_RE.match(t) and not (
+            cells[-1].endswith("。") and len(cells[-1]) >= 8  # a full stop then a space: the next cell starts
+        ):
             cells[-1] += " " + t
             i += 1
             continue

@@ -117,7 +117,9 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             roles["value"] = weak_value
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
-    if "value_type" in roles and roles["value_type"] < roles["name"] and not roles.keys() & {"level1", "level2"}:
+    if "value_type" in roles and "name" in roles and not roles.keys() & {"level1", "level2"} and (
+        roles["value_type"] < roles["name"]
+    ):
         # 指标类型 left of the name and no level column: the kind of indicator (产出指标 …) is the 一级 level
         roles["level1"] = roles.pop("value_type")
     if "value" not in roles and "half" not in roles and "level2" not in roles:
