@@ -183,3 +183,37 @@ def test_run_together_cells_with_a_completion_status():
     assert classify.segment_run_together("社会效益指标救助对象生活水平=提高已完成") == [
         "社会效益指标", "救助对象生活水平", "=提高", "已完成",
     ]
+
+
+def test_run_together_rows_closed_by_a_yes_no_column():
+    # chongqing_kexuecheng_rongmeiti_zhengti_2021.txt, line 3 (the header, then rows ending in 是否核心指标)
+    text = (
+        "指标名称计量单位指标性质年初指标值调整指标值年成值全完值得分系数(%)指标权重(分)指标得分(分)是否核心指标"
+        "财政供养人员控制率%定量指标100%92%100%22否“三公经费变动率%100%22否党性教育培训次数次26次12次100%55是"
+    )
+    assert classify.segment_run_together(text) == [
+        "指标名称", "计量单位", "指标性质", "年初指标值", "调整指标值", "年成值全完值", "得分系数(%)", "指标权重(分)",
+        "指标得分(分)", "是否核心指标",
+        "财政供养人员控制率", "%", "定量指标", "100%", "92%", "100%", "22", "否",
+        "“三公经费变动率", "%", "100%", "22", "否",
+        "党性教育培训次数", "次", "26次", "12次", "100%", "55", "是",
+    ]
+
+
+def test_run_together_weight_before_the_value():
+    # sichuan_zhongjiang_shuili_shuibiaochi_2022.txt: 三级指标 | 分值 | 指标值 | 全年实际值 | 得分, no separators
+    assert classify.segment_run_together("质量指标项目(工程)验收合格率20100%100%20") == [
+        "质量指标", "项目(工程)验收合格率", "20", "100%", "100%", "20",
+    ]
+    assert classify.segment_run_together("社会效益指标群众生产生活条件改善状况10显著提升显著提升10") == [
+        "社会效益指标", "群众生产生活条件改善状况", "10", "显著提升", "显著提升", "10",
+    ]
+
+
+def test_whole_document_with_yes_no_rows():
+    text = (REALWORLD / "chongqing_kexuecheng_rongmeiti_zhengti_2021.txt").read_text(encoding="utf-8")
+    rows = [r for t in layout.parse_tables(rows_from_text(text), "cq.txt") for r in t.rows]
+    assert [(r.name, r.value) for r in rows[:4]] == [
+        ("财政供养人员控制率", "100%"), ("“三公经费变动率", "100%"), ("基础信息完善", "100%"), ("预算完成率", "70%"),
+    ]
+    assert ("党性教育培训次数", "26次") in [(r.name, r.value) for r in rows]
