@@ -20,7 +20,13 @@ import re
 
 from indexer import vocab
 from indexer.normalize import GLOSS_RE, key
-from indexer.values.lexicon import OP_SYMBOLS, standalone_operator_re, symbol_operator_pattern
+from indexer.values.lexicon import (
+    OP_SYMBOLS,
+    STRONG_PREFIX_OPS,
+    alternation,
+    standalone_operator_re,
+    symbol_operator_pattern,
+)
 
 # an operator cell: every standalone phrase of the one lexicon (indexer.values.lexicon)
 OP_RE = standalone_operator_re()
@@ -44,7 +50,7 @@ _CLUTTER_RE = re.compile(
     r"^网站地图|^版权所有|ICP备|公网安备|^主办单位|^承办单位|网站标识码|^登录$|^注册$|^搜索$|^logo$|"
     r"^标\s*题[:：]?|^索\s*引\s*号|^文\s*号[:：]|^发文机关|^成文日期|^分\s*类[:：]|^【打印】|^【关闭】|^相关链接|"
     r"^阅读[:：]?\d*|^评论|^查看[:：]|发布者[:：]|扫码|主办$|承办$|^地址[:：]|^邮箱[:：]|监督电话|^网站标识码|标识码[:：]|"
-    r"^内容保障|^技术支持|^联系我们|^网站声明|^无障碍",
+    r"^内容保障|^技术支持|^联系我们|^网站声明|^无障碍|^【?返回】?$|^【?返回(?:顶部|首页|列表)】?$",
     re.I,
 )
 _END_RE = re.compile(
@@ -53,7 +59,7 @@ _END_RE = re.compile(
 )
 
 
-_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|[(（](?:长期|中期)[)）]|(?:长期|中期)(?:指标|目标)")
+_OTHER_HEADER_RE = re.compile(r"实际|完成值|得分|原因|措施|依据|说明|解释|备注|分值|权重|^(?:实施|执行)进度$|^完成情况$|^调整(?:后)?指标值|^是否核心|[(（](?:长期|中期)[)）]|(?:长期|中期)(?:指标|目标)")
 
 
 def is_header_word(text: str) -> bool:
@@ -87,8 +93,34 @@ def count_clutter(rows) -> int:
     return sum(1 for r in rows if r.nonempty and all(is_clutter(c.text) for _, c in r.nonempty))
 
 
+def is_explanation(text: str) -> bool:
+    """A 指标解释 cell: 反映补助学生人数…"""
+    return key(text).startswith("反映") and len(key(text)) >= 6
+
+
+def is_restatement(text: str) -> bool:
+    """An explanation that only restates the target: 达到目标值, 达到预计值."""
+    return bool(_RESTATE_RE.fullmatch(key(text)))
+
+
+_HEADING_RE = re.compile(r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*(?P<rest>[^\d%≥≤<>=]{2})")
+
+
+def is_section_heading(text: str) -> bool:
+    """A numbered heading of the surrounding report ((二)项目财务管理状况, 三、存在问题): not a table cell.
+    A numbered level label ((一)产出指标) is not one."""
+    m = _HEADING_RE.match(text.strip())
+    if not m:
+        return False
+    from indexer.normalize import to_simplified
+
+    rest = text.strip()[m.start("rest") :].strip(" :：")
+    label = _label_re().match(to_simplified(rest))
+    return not (label or vocab.is_level1(rest) or vocab.is_level2(rest) or vocab.is_ambiguous_cost(rest))
+
+
 def is_end(text: str) -> bool:
-    return bool(_END_RE.search(text.strip()))
+    return bool(_END_RE.search(text.strip())) or is_section_heading(text)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -177,7 +209,9 @@ def split_by_roles(line: str) -> list[str] | None:
             ck[-1] = "num"
             i += 1
             continue
-        if k in ("text", "clutter") and ck and ck[-1] in ("text",) and not _CODE_START_RE.match(t):
+        if k in ("text", "clutter") and ck and ck[-1] in ("text",) and not _CODE_START_RE.match(t) and not (
+            cells[-1].endswith("。") and len(cells[-1]) >= 8  # a full stop then a space: the next cell starts
+        ):
             cells[-1] += " " + t
             i += 1
             continue
@@ -195,25 +229,76 @@ _RT_UNITS = (
 )
 _RT_VALUE_RE = re.compile(
     rf"(?:{symbol_operator_pattern()})\s*\d+(?:\.\d+)?\s*(?:{_RT_UNITS})?(?:以上|以下|以内)?"
+    # an operator word before a percentage: 入学率大于90%
+    rf"|(?:{alternation(STRONG_PREFIX_OPS)})\s*\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
     rf"|\d+(?:\.\d+)?\s*(?:%|％)(?:以上|以下|以内)?"
     # an operator before a word, closed by a completion status: =提高已完成
     rf"|(?:{symbol_operator_pattern()})[\u4e00-\u9fff]{{1,6}}?(?=已完成|未完成|基本完成|部分完成)"
 )
+_REPEAT_RE = re.compile(r"(?<=\d)(?P<v>\d+(?:\.\d+)?[\u4e00-\u9fff%]{1,3}|[\u4e00-\u9fff]{2,6})(?P=v)(?=\d|$)")
+_FOOTNOTE_RE = re.compile(r"(?<=[\d\u4e00-\u9fff%])注\s*[:：]\s*\d")
+_SCORING_RE = re.compile(r"[得扣]\d+(?:\.\d+)?分")
+_RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
 _STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
 _OTHER_HEADERS = (
     "全年实际值", "实际完成值", "全年实际完成值", "年度实际完成值", "得分", "未完成原因及拟采取的改进措施",
     "偏差原因分析及改进措施", "未完成原因和改进措施", "年初目标值", "全年执行数", "全年预算数",
+    "年初指标值", "调整指标值", "全年完成值", "得分系数(%)", "指标权重(分)", "指标得分(分)", "是否核心指标",
 )  # fmt: skip
+
+
+# 是/否 right after a number: the last column of a row (是否核心指标) when it recurs
+_YN_RE = re.compile(r"(?<=\d)[是否](?=[\u4e00-\u9fff“\"‘]|$)")
+_ROW_NAME_UNIT_RE = re.compile(
+    r"(?P<num>\d{1,2}、)?[^\d%％]{2,}?(?:(?P<q>[\u4e00-\u9fff])(?P=q)(?=\d)|"
+    r"(?P<u>[%％]|(?P<w>[\u4e00-\u9fff]{1,2})(?=\d+(?:\.\d+)?(?P=w))))"
+)
+
+
+def _yes_no_rows(simple: str, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Cells of rows run together and closed by a 是/否 column (是否核心指标): the 是/否 cell, the unit
+    cell after the name (``%``, or 次 before 26次), 定量指标 after it, values in that unit, a qualitative
+    value written twice (高高: 年初 and 全年 value), and a page's ``3、`` numbering before the name."""
+    ends = [m.start() for m in _YN_RE.finditer(simple)]
+    if len(ends) < 3:
+        return []
+    out = [(p, p + 1) for p in ends]
+    first = max((b for _a, b in cuts if b <= ends[0]), default=0)  # the first row starts after the header
+    for s0 in [first, *(p + 1 for p in ends)]:
+        seg_end = next((p for p in ends if p >= s0), len(simple))
+        m = _ROW_NAME_UNIT_RE.match(simple, s0, seg_end)
+        if not m:
+            continue
+        if m.group("num"):
+            out.append((m.start("num"), m.end("num")))
+        if m.group("q"):
+            out += [(m.start("q"), m.start("q") + 1), (m.start("q") + 1, m.start("q") + 2)]
+            continue
+        out.append((m.start("u"), m.end("u")))
+        pos = m.end("u")
+        vt = re.compile(r"定量指标|定性指标").match(simple, pos)
+        if vt:
+            out.append((vt.start(), vt.end()))
+            pos = vt.end()
+        if m.group("w"):
+            for vm in re.compile(rf"\d+(?:\.\d+)?{re.escape(m.group('w'))}").finditer(simple, pos, seg_end):
+                if vm.start() != pos:
+                    break
+                out.append((vm.start(), vm.end()))
+                pos = vm.end()
+    return out
 
 
 @functools.lru_cache(maxsize=1)
 def _label_re() -> re.Pattern[str]:
     words = {w for w in (*vocab.LEVEL1, *vocab.LEVEL2) if len(w) >= 4 and w.endswith("指标")}
+    words |= {w.removesuffix("指标") + "目标" for w in words}  # 数量目标, 产出目标
     words |= {w for w in vocab.HEADER_ROLES if len(w) >= 3}
     words |= {key(w) for w in _OTHER_HEADERS}
     alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?:{alts})(?:[(（]\d+分[)）])?")
+    # 产出数量指标: the 一级 word before a 二级 label (vocab.level2_category reads it so)
+    return re.compile(rf"(?:(?:产出|效益)(?=[\u4e00-\u9fff]{{2,8}}指标))?(?:{alts})(?:[(（]\d+分[)）])?")
 
 
 def segment_run_together(text: str, need_label: bool = True) -> list[str] | None:
@@ -227,13 +312,44 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     if len(simple) != len(text):
         return None
     cuts: list[tuple[int, int]] = [(m.start(), m.end()) for m in _label_re().finditer(simple)]
-    if any(simple[b : b + 1] in (":", "：") for _a, b in cuts):
+    if cuts and simple[cuts[0][1] : cuts[0][1] + 1] in (":", "："):
         return None  # 数量指标:… is a list in running text (indexer.prose), not run-together cells
     headers = [(a, b) for a, b in cuts if vocab.header_role(simple[a:b]) is not None or simple[a:b] in _OTHER_HEADERS]
     values = [
         (m.start(), m.end()) for m in _RT_VALUE_RE.finditer(simple)
         if not any(a < m.end() and m.start() < b for a, b in cuts)
     ]
+    # a value stuck to a name just before an explanation (补助学生数量168反映…, 任务完成时间2023年12月31日反映…)
+    for m in re.finditer(r"(?<=[\u4e00-\u9fff)）.\d])反映", simple):
+        start = max((b for _a, b in [*cuts, *values] if b <= m.start()), default=0)
+        d = re.search(r"(?<=[\u4e00-\u9fff)）])\d", simple[start : m.start()])
+        if d and d.start() >= 4 and not re.search(r"[，。；,;:：]", simple[start + d.start() : m.start()]):
+            values.append((start + d.start(), m.start()))
+    # a bare number right after a restating explanation (…达到预计值2100…) is the value
+    for m in _RESTATE_RE.finditer(simple):
+        n = _RT_NUM_RE.match(simple, m.end())
+        if n and not any(a < n.end() and n.start() < b for a, b in values):
+            values.append((n.start(), n.end()))
+    # a weight stuck to a percentage (分值 20 + 指标值 100%, written 20100%): two cells
+    for k, (a, b) in enumerate(values):
+        m = re.fullmatch(r"([1-9]\d?)(100(?:\.0+)?\s*[%％])", simple[a:b])
+        if m and a > 0 and "\u4e00" <= simple[a - 1] <= "\u9fff" and int(m.group(1)) <= 30:
+            values[k] = (a + len(m.group(1)), b)
+            values.append((a, a + len(m.group(1))))
+    note = _FOOTNOTE_RE.search(simple)
+    if note:  # a footnote run into the table's last line (…总分100100注:1.…): one cell, nothing read inside it
+        cuts = [c for c in cuts if c[1] <= note.start()]
+        values = [v for v in values if v[1] <= note.start()]
+    yes_no = _yes_no_rows(simple, cuts)
+    values += yes_no
+    # a target written twice after a weight (年度指标值 = 实际完成值): 状况10显著提升显著提升10, 投资1020万元20万元10
+    for m in _REPEAT_RE.finditer(simple):
+        a, mid, b = m.start("v"), m.end("v"), m.end()
+        if not any(x < b and a < y for x, y in [*cuts, *values]):
+            values += [(a, mid), (mid, b)]
+            w = re.search(r"(?<=[\u4e00-\u9fff)）])[1-9]\d?$", simple[:a])
+            if w and not re.fullmatch(r"\d+", m.group("v")):
+                values.append((w.start(), w.end()))
     # a completion status right after a value (实际完成值 written as 已完成 / 未完成) is a cell of its own
     for _a, b in list(values):
         m = _STATUS_RE.match(simple, b)
@@ -248,14 +364,22 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
     cuts += values
     if len(cuts) == n_labels and len(headers) < 3:
         return None
-    if need_label and n_labels == 0:
+    scored = bool(_SCORING_RE.search(simple)) and bool(values) and 4 <= values[0][0] <= 20 and not re.search(
+        r"[，。；,;：:(（]", simple[: values[0][0]]
+    )
+    if need_label and n_labels == 0 and not yes_no and not scored:
         # no label: only a short "name value [numbers]" line (资金支出率达到目标值95%10), never running text
+        # (unless it holds a scoring rule, 得10分/扣1分, which only a table row does)
         if re.search(r"[，。；,;：:]", simple) or not values or values[0][0] > 20 or values[0][0] < 2:
             return None
         if not re.fullmatch(r"[\d.\s]*", simple[values[-1][1] :]) or len(values) > 2:
             return None
-    if not need_label and n_labels == 0 and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
+    if not need_label and n_labels == 0 and not yes_no and not (len(cuts) == 1 and cuts[0][1] == len(simple) and cuts[0][0] >= 2):
         return None  # without a label: only "name + value" (科目调整次数≤10次)
+    # an explanation that only restates the target (指标说明 达到目标值 / 达到预计值) is a cell of its own
+    for m in _RESTATE_RE.finditer(simple):
+        if m.start() >= 2 and not any(a < m.end() and m.start() < b for a, b in cuts):
+            cuts.append((m.start(), m.end()))
     # an explanation column run into the name: 开展修复工程(个)反映防洪水利设施… (指标解释 opens with 反映)
     for m in re.finditer(r"(?<=[\u4e00-\u9fff)）])反映", simple):
         if m.start() >= 4 and not any(a <= m.start() < b for a, b in cuts):
@@ -285,6 +409,8 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
             extra.append((m.start(), m.end()))
             pos = m.end()
     cuts = sorted(cuts + extra)
+    if note:
+        cuts = [c for c in cuts if c[1] <= note.start()] + [(note.start(), len(simple))]
     pieces: list[str] = []
     pos = 0
     for a, b in cuts:

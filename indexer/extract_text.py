@@ -89,6 +89,9 @@ def _is_flattened_table(cells: tuple[Cell, ...]) -> bool:
         first_value = next(i for i, k in enumerate(kinds) if k in ("value", "op"))
         names = [texts[i] for i, (a, b) in enumerate(zip(kinds, kinds[1:])) if a == "text" and b in ("value", "op")]
         return len(set(names)) == len(names) and not any(k in ("l1", "l2") for k in kinds[first_value:])
+    yes_no = sum(1 for a, b in zip(kinds, texts[1:]) if a == "num" and b in ("是", "否"))
+    if yes_no >= 3:
+        return True  # rows closed by a 是/否 column (是否核心指标), several on one line
     if len(texts) < FLAT_TABLE_CELLS:
         return False
     header = [i for i, t in enumerate(texts) if is_header_word(t)]
@@ -137,15 +140,25 @@ def _group_pipe_rows(lines: list[str], rows: list[GridRow]) -> list[GridRow]:
         nonlocal buf
         if not buf:
             return
+        buf = _join_wrapped_cells(buf)
         # a header never shares a row with data: cut after the last header word of a leading header run
-        cut = 0
+        # (which may follow a short caption such as 绩效指标)
+        lead = next((k for k in range(min(3, len(buf))) if is_header_word(buf[k].text)), 0)
+        cut = lead
         while cut < len(buf) and is_header_word(buf[cut].text):
             cut += 1
-        if 0 < cut < len(buf):
-            out.append(GridRow(tuple(buf[:cut]), line=buf[0].line))
+        if cut - lead >= (1 if lead == 0 else 3) and cut < len(buf):
+            if lead:
+                out.append(GridRow(tuple(buf[:lead]), line=buf[0].line))
+            out.append(GridRow(tuple(buf[lead:cut]), line=buf[lead].line))
             buf = buf[cut:]
         if len(buf) > MAX_GROUPED_CELLS or sum(len(c.text) for c in buf) > 40 * len(buf):
-            # no table row ends here after all (or it is running text): keep one cell per line
+            # no table row ends here after all (or it is running text): the cells written with pipes (the
+            # row's first cell may have none) are the row, the rest is one cell per line
+            k = next((k for k in range(1, len(buf)) if not _has_pipe(lines, buf[k].line)), len(buf))
+            if 3 <= k <= MAX_GROUPED_CELLS and k < len(buf):
+                out.append(GridRow(tuple(buf[:k]), line=buf[0].line))
+                buf = buf[k:]
             out.extend(GridRow((c,), line=c.line) for c in buf)
         else:
             out.append(GridRow(tuple(buf), line=buf[0].line))
@@ -161,6 +174,23 @@ def _group_pipe_rows(lines: list[str], rows: list[GridRow]) -> list[GridRow]:
             continue
         buf.append(r.nonempty[0][1])
     flush()
+    return out
+
+
+def _has_pipe(lines: list[str], line: int | None) -> bool:
+    return line is not None and 0 < line <= len(lines) and ("|" in lines[line - 1] or "｜" in lines[line - 1])
+
+
+def _join_wrapped_cells(cells: list[Cell]) -> list[Cell]:
+    """A label wrapped into a cell of its own (社会效益 | 指标): one cell 社会效益指标."""
+    from indexer import vocab
+
+    out: list[Cell] = []
+    for c in cells:
+        if out and c.text == "指标" and (vocab.is_level1(out[-1].text + "指标") or vocab.is_level2(out[-1].text + "指标")):
+            out[-1] = Cell(out[-1].text + "指标", out[-1].line, out[-1].bbox)
+            continue
+        out.append(c)
     return out
 
 

@@ -117,7 +117,9 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             roles["value"] = weak_value
     if "name" not in roles and not ({"level1", "level2"} <= roles.keys()):
         return None
-    if "value_type" in roles and roles["value_type"] < roles["name"] and not roles.keys() & {"level1", "level2"}:
+    if "value_type" in roles and "name" in roles and not roles.keys() & {"level1", "level2"} and (
+        roles["value_type"] < roles["name"]
+    ):
         # 指标类型 left of the name and no level column: the kind of indicator (产出指标 …) is the 一级 level
         roles["level1"] = roles.pop("value_type")
     if "value" not in roles and "half" not in roles and "level2" not in roles:
@@ -128,6 +130,10 @@ def header_columns(row: GridRow, previous: GridRow | None = None) -> Columns | N
             if role == "function" and "function" not in roles:
                 if i >= len(row.cells) or not row.cells[i].text:
                     roles["function"] = i
+    # other header words (实施进度, 实际完成值 …): columns of their own that no value is read from
+    for i, cell in enumerate(row.cells):
+        if cell.text and i not in roles.values() and classify.is_header_word(cell.text) and i > roles.get("name", -1):
+            roles[f"other:{i}"] = i
     if "name" not in roles:
         # 三级 column missing from the header (seen in extracted text): it sits after the last level column
         last = max(roles.get(r, -1) for r in ("level1", "level2", "task"))
@@ -175,8 +181,9 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
     # a table with a 一级 column and no 二级 column names its indicators 数量指标, 社会效益指标 …
     l2_as_name = "level2" not in cols.roles and vocab.is_level2(name) and not vocab.is_level1(name)
     if has_levels and (vocab.is_level1(name) or vocab.is_level2(name)) and not l2_as_name:
-        # a label word as the name (服务对象满意度 under 效益/满意度指标) only when both level cells are filled
-        if not (at("level1") and at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
+        # a label word as the name (服务对象满意度 under 效益/满意度指标; 成本 under 成本指标) only under a
+        # filled 二级 cell and before a value
+        if not (at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
     same = bool(at("value")) and at("value") == at("half")
     for role in ("value", "half"):
@@ -233,7 +240,7 @@ def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
     roles_at = {i: r for r, i in cols.roles.items()}
     if any(roles_at.get(i) not in vocab.LEVEL_ROLES for i in skipped) or not any(i in roles_at for i in skipped):
         return None
-    if vocab.is_level1(cells[0].text) and not vocab.is_level2(cells[0].text):
+    if vocab.is_level1(cells[0].text) and not (vocab.is_level2(cells[0].text) or vocab.is_ambiguous_cost(cells[0].text)):
         return None  # the row does start with its 一级 label
     return _positional([Cell("")] * shift + cells[:n], cols)
 
@@ -363,16 +370,24 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     def value_kind(c: Cell) -> bool:
         return classify.kind(c.text) in ("value", "num", "qual", "op") or value_likeness(c.text) >= 0.8
 
-    name_i = next((i for i, c in enumerate(free) if classify.kind(c.text) == "text" and value_likeness(c.text) < 0.5), None)
+    # with both level labels taken, a label word left over is the name (满意度 under 服务对象满意度指标)
+    name_kinds = ("text", "l1", "l2") if p.l1 and p.l2 else ("text",)
+    name_i = next(
+        (i for i, c in enumerate(free) if classify.kind(c.text) in name_kinds and value_likeness(c.text) < 0.5), None
+    )
     if name_i is None:  # a short name (其中露天蔬菜) looks like a value by itself: the cell after it decides
-        name_i = next((i for i in range(k - 1) if classify.kind(free[i].text) == "text" and value_kind(free[i + 1])), None)
+        name_i = next(
+            (i for i in range(k - 1) if classify.kind(free[i].text) in name_kinds and value_kind(free[i + 1])), None
+        )
     if name_i is None or name_i + 2 >= k:
         return False
     after = free[name_i + 1 :]
     weight_first = "weight" in cols.roles and cols.roles["weight"] < cols.roles.get("value", cols.roles.get("half", 99))
     extras: dict[str, str] = {}
-    while after and key(after[0].text) in classify.DIRECTIONS | classify.VALUE_TYPES:
-        extras["指标方向" if key(after[0].text) in classify.DIRECTIONS else "指标值类型"] = after.pop(0).text
+    while after and (key(after[0].text) in classify.DIRECTIONS | classify.VALUE_TYPES or classify.is_restatement(after[0].text)):
+        k = key(after[0].text)
+        label = "指标方向" if k in classify.DIRECTIONS else "指标值类型" if k in classify.VALUE_TYPES else "指标解释"
+        extras[label] = after.pop(0).text
     if weight_first and len(after) >= 2 and classify.is_number(after[0].text):
         extras["权重"] = after.pop(0).text
     op = ""
@@ -392,6 +407,7 @@ def _split_name_first(free: list[Cell], p: RowParse, cols: Columns) -> bool:
     strong = bool(op or extras or p.extras or p.op_hint) or classify.kind(after[0].text) == "value"
     if not (strong or rest and all(
         value_likeness(c.text) >= 0.5 or classify.is_number(c.text) or classify.is_unit(c.text) or not c.text
+        or classify.is_explanation(c.text)
         for c in rest[:3]
     )):
         return False
@@ -588,6 +604,14 @@ def _carry_labels(rows: list[RowParse], attr: str, out_attr: str, start: int, en
         setattr(rows[i], out_attr, current or first_label)
 
 
+# 一级 categories of a target table; a carried 一级 of these belongs to its own rows, never to another category's
+_TARGET_CATEGORIES = {"产出", "效益", "满意度", "成本"}
+
+
+def _prints_category(category: str, rows: list[RowParse], start: int, end: int) -> bool:
+    return any(rows[i].l1 and vocab.level1_category(rows[i].l1) == category for i in range(start, end))
+
+
 def _level1_label_for(category: str, rows: list[RowParse], start: int, end: int, style_suffix: bool) -> str:
     """The 一级 label text this section uses for ``category``."""
     for i in range(start, end):
@@ -646,7 +670,13 @@ def resolve_groups(rows: list[RowParse]) -> None:
         _carry_labels(rows, "l1", "l1_carry", fa, fb)
         for off, i in enumerate(range(fa, fb)):
             cat = cats[off]
-            if cat:
+            if cat and rows[i].l1_carry and not _prints_category(cat, rows, fa, fb) and vocab.level1_category(
+                rows[i].l1_carry
+            ) not in _TARGET_CATEGORIES:
+                # the section never prints this category's 一级: the 一级 printed above the row is the only word
+                # for it (项目决策 over 数量指标, 项目年度绩效目标(定量指标) over 质量指标)
+                rows[i].r_l1 = rows[i].l1_carry
+            elif cat:
                 rows[i].r_l1 = _level1_label_for(cat, rows, fa, fb, style_suffix)
             elif rows[i].r_l2 and not _is_vocab_l2(rows[i].r_l2):
                 rows[i].r_l1 = rows[i].l1_carry
@@ -717,11 +747,20 @@ def project_groups(rows: list[IndicatorRow]) -> list[tuple[str, list[IndicatorRo
     return groups
 
 
+_NOT_A_NAME_RE = re.compile(
+    r"^(?:[得扣]\d+(?:\.\d+)?分|\d{1,2}[.、．]\s*[^:：]{2,16}[:：]\s*指|[-—－/]+\s*(?:定性|定量)(?:指标)?$)"
+)
+
+
 def _is_name(text: str) -> bool:
     """An indicator name is text: not a number, a value, an operator, a unit, a header word or punctuation."""
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
+    if _NOT_A_NAME_RE.match(text.strip()):
+        return False  # a scoring rule (得10分,每减少…) or a glossary entry (5.年末结转和结余:指…)
+    if re.match(r"\d{5,}", text.strip()):
+        return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator
     if len(re.findall(r"[□☐■☑✓√]", text)) >= 2:
         return False  # the options of a form field (优秀□ 良好□ 合格□): not an indicator
     k = classify.kind(text)
@@ -734,7 +773,9 @@ def _to_indicator(p: RowParse, file: str) -> IndicatorRow:
     value, half = p.value, p.half
     shown = value
     if p.op_hint or p.unit_hint:
-        shown = f"{p.op_hint}{value}{p.unit_hint}" if value else value
+        unit = "" if value.rstrip().endswith(p.unit_hint.strip()) else p.unit_hint  # 100% under a % column
+        op = "" if p.op_hint and value.lstrip().startswith(p.op_hint.strip()) else p.op_hint
+        shown = f"{op}{value}{unit}" if value else value
     target = parse_target(value, op_hint=p.op_hint, unit_hint=p.unit_hint)
     half_target = parse_target(half, op_hint=p.op_hint, unit_hint=p.unit_hint)
     row = IndicatorRow(

@@ -86,6 +86,7 @@ class _TableBuilder:
     in_expenses: bool = False
     pending_goal: str = ""
     pending_key: str = ""  # one cell per line: a key whose value is on the next line
+    page_title: str = ""  # the page's own title (XX县教育局2023年项目支出绩效自评表), see title_fields
 
     def build(self) -> Table:
         kind = table_kind(self.title)
@@ -94,11 +95,16 @@ class _TableBuilder:
         # "单位：万元" names the amount unit, not the organisation
         unit = next((u for u in (self.impl_unit, self.unit, _CODE_PREFIX_RE.sub("", self.supervisor))
                      if u and not MONEY_UNIT_RE.match(u.strip())), "")
+        year = self.year
+        for title in (self.title, self.page_title):
+            # the table's fields win; a title such as XX县教育局2023年项目支出绩效目标表 fills what they lack
+            t_unit, t_year = title_fields(title)
+            unit, year = unit or t_unit, year or t_year
         return Table(
             kind=kind,
             title=self.title,
             unit=unit,
-            year=self.year,
+            year=year,
             source=self.source,
             project=self.project if kind == "project" else "",
             total_budget_wan=self.total,
@@ -109,6 +115,35 @@ class _TableBuilder:
             rows=tuple(self.rows),
             total_source=self.total_source,
         )
+
+
+_TITLE_UNIT_RE = re.compile(
+    r"^(?:关于)?(?P<unit>[\u4e00-\u9fff()（）]{2,30}?(?:局|委员会|委|人民法院|人民检察院|法院|检察院|学校|小学|中学|大学|学院|"
+    r"特校|中心|站|办公室|办|所|联合会|协会|馆|队|部|厅|人民政府|政府|幼儿园|公司))"
+    r"(?=\d{4}|关于|项目|部门|整体|本级)"
+)
+_TITLE_YEAR_RE = re.compile(r"(20\d{2})(?:\s*年|(?=项目|部门|预算|决算|中央|省级|市级|县级|区级))")
+# a page title: 绩效目标表, 绩效自评表, 绩效评价指标表, 项目自评表, 自评结果 …
+_PAGE_TITLE_RE = re.compile(r"绩效.{0,14}(?:表|报告|结果|公示|公开)|自评(?:表|结果|报告)|绩效评价")
+
+
+def title_fields(title: str) -> tuple[str, int | None]:
+    """(unit, year) a title names: 石嘴山市疾病预防控制中心2020年项目绩效目标批复表 -> (石嘴山市疾病预防控制中心, 2020)."""
+    t = clean_cell(title)
+    if not t:
+        return "", None
+    m = _TITLE_UNIT_RE.match(t)
+    y = _TITLE_YEAR_RE.search(t)
+    return (m.group("unit") if m else ""), (int(y.group(1)) if y else None)
+
+
+def page_title(rows: list[GridRow], first: int = 15) -> str:
+    """The first title-like line of the page (one short cell naming a 绩效 table or report)."""
+    for row in rows[:first]:
+        ne = row.nonempty
+        if len(ne) == 1 and len(ne[0][1].text) <= 60 and _PAGE_TITLE_RE.search(key(ne[0][1].text)):
+            return ne[0][1].text
+    return ""
 
 
 def _key_of(text: str) -> str:
@@ -333,6 +368,8 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
         header: list[Cell] = []
         while j < n and _one_cell(rows[j]) is not None and (
             vocab.header_role(_one_cell(rows[j]) or "") is not None or (header and _is_other_header(rows[j]))
+            # one unreadable header cell (OCR) between header words
+            or (len(header) >= 3 and j + 1 < n and len(_one_cell(rows[j]) or "") <= 8 and _is_other_header(rows[j + 1]))
         ):
             header.append(rows[j].nonempty[0][1])
             j += 1
@@ -361,6 +398,12 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
     return out
 
 
+def classify_kind(text: str) -> str:
+    from indexer import classify
+
+    return classify.kind(text) if value_likeness(text) >= 0.5 else "text"
+
+
 def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
     """One-cell rows from ``i``: 一级 label, 二级 label, a name, a value."""
     if i + 3 >= len(rows) or (i > 0 and _one_cell(rows[i - 1]) is not None and vocab.is_level2(_one_cell(rows[i - 1]) or "")):
@@ -369,9 +412,14 @@ def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
     if any(x is None for x in t):
         return False
     a, b, name, value = (x or "" for x in t)
+    if vocab.is_level2(a) and not vocab.is_level1(a):
+        # a group opening with its 二级 label (the 一级 cell merged above): 二级, name, value
+        a, b, name, value = "", a, b, name
     return (
-        vocab.is_level1(a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b)) and not (vocab.is_level1(name) or vocab.is_level2(name))
+        (vocab.is_level1(a) or not a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b))
+        and not (vocab.is_level1(name) or vocab.is_level2(name))
         and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
+        and (bool(a) or classify_kind(value) == "value")  # without the 一级: only a full target value
     )
 
 
@@ -446,6 +494,19 @@ def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
     return False
 
 
+def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) -> bool:
+    """Cell ``i`` is a name: text followed by what the column right after the name holds (a unit or an
+    operator column)."""
+    from indexer import classify
+
+    t = _one_cell(rows[i])
+    first = tail[0][1] if tail else None
+    if t is None or first not in ("unit", "op") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
+        return False
+    nxt = _one_cell(rows[i + 1])
+    return nxt is not None and (classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt))
+
+
 def _stream_rows(
     rows: list[GridRow], i: int, roles: list[str | None], out: list[GridRow], names: list[str] | None = None
 ) -> int:
@@ -465,6 +526,9 @@ def _stream_rows(
 
     while i < len(rows):
         t = _one_cell(rows[i])
+        if t is not None and (vocab.is_weak_name_header(t) or re.fullmatch(r"\d{1,2}、", t)) and i + 1 < len(rows):
+            i += 1  # a merged caption (绩效指标) or a page's numbering (3、) between rows
+            continue
         if t is None or is_title(rows[i]) or _is_section_end(rows[i]) or vocab.header_role(t) == "name":
             break
         from_cell = rows[i].nonempty[0][1]
@@ -508,8 +572,8 @@ def _stream_rows(
                 emit(cells, line)
             break
         from_cell = rows[i].nonempty[0][1]
-        if not cells and classify.kind(t) in ("num", "value"):
-            i += 1  # a stray number or value (a column the header does not name): no row starts with it
+        if not cells and (classify.kind(t) in ("num", "value") or key(t) in ("是", "否")):
+            i += 1  # a stray number, value or yes/no (a column the header does not name): no row starts with it
             continue
         cells[name_at] = from_cell
         i += 1
@@ -520,6 +584,8 @@ def _stream_rows(
             t = _one_cell(rows[i])
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
+            if role is None and _opens_row(rows, i, tail):
+                break  # the next row's name (its unit column follows it), not a column of this row
             if not _fits(role, t) and role in ("desc", "score", "remark") and i + 1 < len(rows) and (
                 (nxt := _one_cell(rows[i + 1])) is not None and (classify.is_op(nxt) or value_likeness(nxt) >= 0.8)
             ):
@@ -565,13 +631,15 @@ def _starts_project(row: GridRow) -> bool:
 def _looks_like_indicator_row(row: GridRow) -> bool:
     """Level label(s), then a name, then a value: an indicator row even without a header above it."""
     texts = [c.text for _, c in row.nonempty]
+    from indexer import classify
+
+    if len(texts) >= 3 and classify.kind(texts[0]) == "text" and classify.is_op(texts[1]) and classify.is_number(texts[2]):
+        return len(texts[0]) >= 2  # name | operator | number (a page that starts inside a table)
     i = 0
     while i < len(texts) and (vocab.is_level1(texts[i]) or vocab.is_level2(texts[i])):
         i += 1
     if i == 0 or i + 1 >= len(texts) or not (i >= 2 or any(vocab.is_level2(t) or vocab.is_ambiguous_cost(t) for t in texts[:i])):
         return False
-    from indexer import classify
-
     name, value = texts[i], texts[i + 1]
     if classify.is_op(value) and i + 2 < len(texts):
         value = texts[i + 2]
@@ -603,6 +671,7 @@ def _is_clutter_row(row: GridRow) -> bool:
 
 def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
     rows = rebuild_single_cell_rows(rows)
+    page = page_title(rows)
     tables: list[Table] = []
     builder: _TableBuilder | None = None
     cols: Columns | None = None
@@ -619,7 +688,7 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
                     tables.append(builder.build())
                     builder = _TableBuilder(
                         title=builder.title, source=found[0].source, year=builder.year, unit=builder.unit,
-                        impl_unit=builder.impl_unit, supervisor=builder.supervisor,
+                        impl_unit=builder.impl_unit, supervisor=builder.supervisor, page_title=page,
                     )
                 if project and not builder.project:
                     builder.project = project
@@ -633,20 +702,20 @@ def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
             if builder is not None:
                 tables.append(builder.build())
             title = row.nonempty[0][1].text
-            builder = _TableBuilder(title=title, source=row.source(file), year=year_of(title))
+            builder = _TableBuilder(title=title, source=row.source(file), year=year_of(title), page_title=page)
             if len(row.nonempty) > 1:
                 builder.year = builder.year or year_of(row.nonempty[1][1].text)
             prev_row = row
             continue
         if builder is None:
-            builder = _TableBuilder(title="", source=row.source(file))
+            builder = _TableBuilder(title="", source=row.source(file), page_title=page)
         if (builder.rows or section) and builder.project and (cols is None or _is_section_end(row)) and _starts_project(row):
             # the next project's fields under the same title: a new table
             close_section()
             cols = None
             tables.append(builder.build())
             builder = _TableBuilder(title=builder.title, source=row.source(file), year=builder.year,
-                                    unit=builder.unit, supervisor=builder.supervisor)
+                                    unit=builder.unit, supervisor=builder.supervisor, page_title=page)
         hdr = header_columns(row, prev_row)
         if hdr is not None:
             close_section()
@@ -708,4 +777,7 @@ def _with_prose_rows(tables: list[Table], rows: list[GridRow], file: str) -> lis
     if tables:
         return [replace(tables[0], rows=tuple(out)), *tables[1:]]
     title = next((r.nonempty[0][1].text for r in rows if is_title(r)), "")
-    return [Table(kind=table_kind(title), title=title, unit="", year=None, source=out[0].source, rows=tuple(out))]
+    unit, year = title_fields(title)
+    p_unit, p_year = title_fields(page_title(rows))
+    return [Table(kind=table_kind(title), title=title, unit=unit or p_unit, year=year or p_year, source=out[0].source,
+                  rows=tuple(out))]

@@ -83,7 +83,7 @@ L2_CUES: dict[str, re.Pattern[str]] = {
 
 
 # label spellings seen in real tables: 产出值 / 数量值 (值 for 指标), 社会效益类指标, 实施效果指标
-_LABEL_SUFFIX_RE = re.compile(r"(?:类指标|指标|值)$")
+_LABEL_SUFFIX_RE = re.compile(r"(?:类指标|指标|目标|值)$")  # 數量目標: 目标 for 指标
 LEVEL1_EXTRA: dict[str, str] = {key("实施效果指标"): "效益", key("实施效果"): "效益"}
 
 
@@ -102,12 +102,22 @@ def _variant(table: dict[str, str], k: str) -> str | None:
 @functools.lru_cache(maxsize=8192)
 def level1_category(text: str) -> str | None:
     k = _label_key(text)
-    return _variant(LEVEL1, k) or LEVEL1_EXTRA.get(k)
+    cat = _variant(LEVEL1, k) or LEVEL1_EXTRA.get(k)
+    if cat is None and k.startswith("项目") and len(k) > 3:
+        cat = _variant(LEVEL1, k[2:])  # 项目产出 / 项目效益 / 项目决策: the project's 一级 categories
+    return cat
 
 
 @functools.lru_cache(maxsize=8192)
 def level2_category(text: str) -> str | None:
-    return _variant(LEVEL2, _label_key(text))
+    k = _label_key(text)
+    cat = _variant(LEVEL2, k)
+    if cat is None:
+        # 产出数量指标 / 效益社会效益指标: the 一级 word before a 二级 label of its own category
+        for head in ("产出", "效益", "满意度"):
+            if k.startswith(head) and len(k) > len(head) + 1 and _variant(LEVEL2, k[len(head) :]) == head:
+                return head
+    return cat
 
 
 # a printed note after a label: 产出指标(50分), 经济效益指标(选填), 社会效益指标（必填）
@@ -115,7 +125,8 @@ _LABEL_NOTE_RE = re.compile(r"[(（](?:\d+(?:\.\d+)?分|(?:选填|必填|可选|
 
 
 def _label_key(text: str) -> str:
-    return _LABEL_NOTE_RE.sub("", key(GLOSS_RE.sub("", text)).rstrip(":："))
+    k = _LABEL_NOTE_RE.sub("", key(GLOSS_RE.sub("", text)).rstrip(":："))
+    return k[:-1] if k.endswith("指标等") else k  # 服务对象满意度指标等
 
 
 def is_level1(text: str) -> bool:
@@ -135,8 +146,8 @@ def is_ambiguous_cost(text: str) -> bool:
 HEADER_ROLES: dict[str, str] = {}
 for _role, _labels in {
     "function": ["核心职能", "职能", "部门职能"],
-    "level1": ["一级指标"],
-    "level2": ["二级指标"],
+    "level1": ["一级指标", "评价指标"],  # 绩效评价指标表: 评价指标 | 评价内容 | 指标名称
+    "level2": ["二级指标", "评价内容"],
     "task": ["重点工作", "重点任务", "工作任务"],
     "name": ["三级指标", "指标名称", "绩效指标", "指标内容", "三级指标名称"],
     "half": ["半年指标值", "半年目标值", "半年度指标值"],
@@ -144,8 +155,8 @@ for _role, _labels in {
     "value_type": ["指标值类型", "指标性质", "指标类型"],
     "op": ["计算符号", "运算符号", "指标方向", "符号"],
     "unit": ["计量单位", "度量单位", "单位"],
-    "desc": ["指标解释", "指标说明", "指标值说明"],
-    "score": ["评(扣)分标准", "评（扣）分标准", "评分标准", "扣分标准"],
+    "desc": ["指标解释", "指标说明", "指标值说明", "指标值内容"],
+    "score": ["评(扣)分标准", "评（扣）分标准", "评分标准", "扣分标准", "评(扣分标准)"],
     "weight": ["权重", "指标权重", "分值", "权重(%)", "权重（%）"],
     "remark": ["备注"],
     "seq": ["序号", "编号"],
