@@ -34,6 +34,24 @@ from search.retrieval.tokenize import TokenizerConfig, tokenize, tokenize_fields
 
 log = logging.getLogger(__name__)
 
+
+class _LiteIteratorNoise(logging.Filter):
+    """Milvus Lite does not implement ``AllocTimestamp``, which pymilvus' query iterator asks
+    for first (then it falls back to a client-side timestamp, which is correct): drop that
+    one traceback of Lite's in-process gRPC server and pymilvus' warning about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("failed to get mvccTs"):
+            return False
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        return not (tb is not None and tb.tb_frame.f_code.co_name == "AllocTimestamp")
+
+
+for _name in ("grpc._server", "pymilvus.client.iterator.query_iterator"):
+    logging.getLogger(_name).addFilter(_LiteIteratorNoise())
+
 BATCH = 500  # entities per upsert / get request
 MAX_LIMIT = 16384  # Milvus' largest topk
 GROUP_SIZE = 64  # copies of one passage returned per dense group
@@ -84,6 +102,13 @@ class MilvusIndex:
         res = self.client.query(name, filter='k == "index"', output_fields=["value"])
         self._meta_cache = dict(res[0]["value"]) if res else {}
         return self._meta_cache
+
+    def set_generation(self, generation: str) -> None:
+        """Record which generation the collections hold (``writing:<gen>`` while writing)."""
+        self._ensure_small()
+        meta = {**self.meta(refresh=True), "generation": generation}
+        self.client.upsert(self.name(S.META), [{"k": "index", "value": meta, "v": S.DUMMY}])
+        self._meta_cache = meta
 
     def _ensure_small(self) -> None:
         for coll, make in ((S.VOCAB, S.vocab_schema), (S.META, S.meta_schema)):
