@@ -137,6 +137,18 @@ def test_matches_only_counts_the_same_matches(milvus_engine, faiss_engine):
         assert sorted(positions(got)) == sorted(positions(want))
 
 
+def test_server_side_fusion_respects_filters(milvus_engine):
+    from search.retrieval.milvus.retriever import MilvusRetriever
+
+    r = milvus_engine.retriever()
+    server = MilvusRetriever(r.index, r.encoder, r.options, server_fusion=True)
+    res = server.search("满意度", top_k=10, filters=Filters(year=2024, table="project"))
+    assert len(res.hits) == 10
+    assert {(h.row["year"], h.row["table"]) for h in res.hits} == {(2024, "project")}
+    assert len({json.dumps(h.row, sort_keys=True, ensure_ascii=False) for h in res.hits}) == 10
+    assert all("满意" in h.row["name"] for h in res.hits[:3])
+
+
 def test_row_by_position_is_the_embedded_row(milvus_engine, faiss_engine):
     r_m, r_f = milvus_engine.retriever(), faiss_engine.retriever()
     for p in (0, 7, 123, 400):

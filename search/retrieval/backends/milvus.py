@@ -28,6 +28,7 @@ from search.retrieval.backends.base import IndexBackend
 log = logging.getLogger(__name__)
 
 WRITING = "writing:"
+ENV_FUSION = "PERFSEARCH_MILVUS_FUSION"
 
 
 class MilvusBackend(IndexBackend):
@@ -39,6 +40,9 @@ class MilvusBackend(IndexBackend):
 
         self.settings = MilvusSettings(config.milvus_uri or "", config.milvus_token or "", config.milvus_db or "",
                                        os.environ.get(ENV_PREFIX, "") or DEFAULT_PREFIX)
+        # "server": fuse with Milvus' hybrid_search + RRFRanker instead of the embedded fusion
+        # (measured worse: see docs/readme-milvus.md); "client" (default) ranks like faiss
+        self.server_fusion = os.environ.get(ENV_FUSION, "client").strip().lower() == "server"
         self._index = None
 
     def index(self):
@@ -120,7 +124,7 @@ class MilvusBackend(IndexBackend):
                 f"Milvus（{self.settings.describe()}）与索引 {self.root} 不一致：{why}。"
                 f"请重新运行：perfsearch ingest <文件夹> --index {self.root}（保持同一个 Milvus 地址）")
         options = RetrievalOptions(query_threads=self.config.query_threads)
-        return MilvusRetriever(self.index(), encoder, options)
+        return MilvusRetriever(self.index(), encoder, options, server_fusion=self.server_fusion)
 
     def name_vectors(self, manifest):
         from search.retrieval.artifacts import load_name_vectors

@@ -12,12 +12,14 @@ collections of ``schema``:
   the generation's tokens; the document weights depend on the average length, so
   when it changes every entity's sparse vector is rewritten (vectors are reused).
 
-Searches return ``Candidate(pos, score, row)`` lists; ``pos`` is the embedded
-backend's chunk position, so ties are broken the same way in both backends.
+Searches return ``Candidate`` lists (position, score, copy identity and name; the
+hit object only when asked for); ``pos`` is the embedded backend's chunk position,
+so ties are broken the same way in both backends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,7 +56,7 @@ for _name in ("grpc._server", "pymilvus.client.iterator.query_iterator"):
 
 BATCH = 500  # entities per upsert / get request
 MAX_LIMIT = 16384  # Milvus' largest topk
-GROUP_SIZE = 64  # copies of one passage returned per dense group
+GROUP_SIZE = 8  # copies of one passage returned per dense group (a full group is completed by a query)
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,20 @@ class Candidate:
     pos: int
     score: float
     pk: str
-    row: dict[str, Any]
     kind: str  # "row" | "section"
     hash: str = ""
+    ident: str = ""  # digest of the copy identity (retrieve.copy_identity)
+    name_key: str = ""
+    row: dict[str, Any] | None = None  # the hit object, when asked for (ROW_FIELDS)
 
 
 def _collection_kind(name: str) -> str:
     return ROW if name == S.ROWS else "section"
+
+
+def _candidate(e: dict[str, Any], score: float, kind: str) -> Candidate:
+    return Candidate(int(e["pos"]), score, e["pk"], kind, e.get("hash", ""), e.get("ident", ""),
+                     e.get("name_key", ""), e.get("row"))
 
 
 class MilvusIndex:
@@ -327,7 +336,7 @@ class MilvusIndex:
         out = []
         for hit in res:
             e = hit.get("entity", hit)
-            out.append(Candidate(int(e["pos"]), float(hit["distance"]), e["pk"], e["row"], kind, e.get("hash", "")))
+            out.append(_candidate(e, float(hit["distance"]), kind))
         return out
 
     def sparse_search(self, query: str, k: int, expr: str = "") -> list[Candidate]:
@@ -369,8 +378,20 @@ class MilvusIndex:
             flat: list[Candidate] = []
             for g in ranked:
                 best = max(c.score for c in g)
-                flat.extend(Candidate(c.pos, best, c.pk, c.row, c.kind, c.hash) for c in sorted(g, key=lambda c: c.pos))
+                if len(g) >= GROUP_SIZE:  # maybe cut: every allowed copy of this passage
+                    g = self._copies(g[0].hash, expr)
+                flat.extend(dataclasses.replace(c, score=best) for c in sorted(g, key=lambda c: c.pos))
             out.append(flat)
+        return out
+
+    def _copies(self, hash_: str, expr: str) -> list[Candidate]:
+        from search.retrieval.milvus.expr import and_, quote
+
+        out = []
+        for coll in S.CHUNK_COLLECTIONS:
+            for e in self.client.query(self.name(coll), filter=and_(f"hash == {quote(hash_)}", expr),
+                                       output_fields=S.HIT_FIELDS):
+                out.append(_candidate(e, 0.0, _collection_kind(coll)))
         return out
 
     def query_rows(self, expr: str, fields: Sequence[str] = ("pk", "pos", "row"), collection: str = S.ROWS,
@@ -386,9 +407,8 @@ class MilvusIndex:
         for coll in S.CHUNK_COLLECTIONS:
             for a in range(0, len(positions), BATCH):
                 part = ", ".join(str(int(p)) for p in positions[a:a + BATCH])
-                for e in self.client.query(self.name(coll), filter=f"pos in [{part}]", output_fields=S.HIT_FIELDS):
-                    out[int(e["pos"])] = Candidate(int(e["pos"]), 0.0, e["pk"], e["row"], _collection_kind(coll),
-                                                   e["hash"])
+                for e in self.client.query(self.name(coll), filter=f"pos in [{part}]", output_fields=S.ROW_FIELDS):
+                    out[int(e["pos"])] = _candidate(e, 0.0, _collection_kind(coll))
         return out
 
     def sparse_of(self, positions: Sequence[int]) -> dict[int, dict[int, float]]:
@@ -414,7 +434,7 @@ class MilvusIndex:
             if qv:
                 reqs.insert(0, AnnSearchRequest([qv], "sparse", {"metric_type": "IP"}, k, expr=expr))
             res = self.client.hybrid_search(self.name(coll), reqs, RRFRanker(rrf_k), limit=k,
-                                            output_fields=S.HIT_FIELDS)
+                                            output_fields=S.ROW_FIELDS)
             found.extend(self._hits(res[0], coll))
         found.sort(key=lambda c: (-c.score, c.pos))
         return found[:k]
