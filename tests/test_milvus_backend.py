@@ -273,6 +273,16 @@ def test_interrupted_write_is_refused_then_rebuilt(tmp_path, fake_encoder):
     eng = Engine.open(tmp_path / "index", model=FAKE, milvus_uri=uri)
     eng.ingest([src], show_progress=False)  # nothing changed on disk: the search data is rebuilt
     assert eng.search("满意度").hits
+    # collections written by an older format of this program are refused too, then rebuilt
+    index = eng.backend.index()
+    meta = {**index.meta(refresh=True), "schema_version": 1}
+    index.client.upsert(index.name("meta"), [{"k": "index", "value": meta, "v": [0.0, 0.0]}])
+    with pytest.raises(EngineError) as err:
+        Engine.open(tmp_path / "index", model=FAKE, milvus_uri=uri).search("满意度")
+    assert "旧版本" in str(err.value)
+    eng = Engine.open(tmp_path / "index", model=FAKE, milvus_uri=uri)
+    eng.ingest([src], show_progress=False)
+    assert len(eng.search("满意度", top_k=5).hits) == 5
 
 
 def test_bad_uri_is_a_chinese_error(tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from search.retrieval.backends.base import IndexBackend
+from search.retrieval.milvus.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,6 @@ class MilvusBackend(IndexBackend):
         }
 
     # -- reading -------------------------------------------------------------------
-    def _stored_generation(self) -> str | None:
-        return self.index().meta(refresh=True).get("generation")
-
     def is_current(self, manifest, model_id: str) -> bool:
         from search.retrieval.chunks import CHUNK_VERSION
 
@@ -98,7 +96,8 @@ class MilvusBackend(IndexBackend):
             return False
         if (arts.get("embedding") or {}).get("model") != model_id:
             return False
-        return self._stored_generation() == manifest.generation
+        meta = self.index().meta(refresh=True)
+        return meta.get("generation") == manifest.generation and meta.get("schema_version") == SCHEMA_VERSION
 
     def retriever(self, manifest, encoder):
         from search.retrieval.milvus.retriever import MilvusRetriever
@@ -112,7 +111,12 @@ class MilvusBackend(IndexBackend):
         index_model = (arts.get("embedding") or {}).get("model")
         if index_model != encoder.model_id:
             raise ModelMismatchError(Path(self.root), str(index_model), encoder.model_id)
-        stored = self._stored_generation()
+        meta = self.index().meta(refresh=True)
+        stored = meta.get("generation")
+        if stored == manifest.generation and meta.get("schema_version") != SCHEMA_VERSION:
+            raise SearchIndexMissing(
+                f"Milvus（{self.settings.describe()}）中的检索数据由旧版本写入（格式 {meta.get('schema_version')}，"
+                f"需要 {SCHEMA_VERSION}）。请重新运行：perfsearch ingest <文件夹> --index {self.root}")
         if stored != manifest.generation:
             if stored and stored.startswith(WRITING):
                 why = "上一次写入没有完成（可能被中断），数据不完整"

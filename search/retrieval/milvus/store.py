@@ -126,24 +126,12 @@ class MilvusIndex:
                 self.client.create_collection(name, schema=make(self.client), index_params=S.dummy_index_params(
                     self.client), consistency_level="Strong")
 
-    def _ensure_chunks(self, dim: int, n_chunks: int, model_id: str) -> str:
-        """Create the chunk collections (dropping those of another model or dimension);
-        returns the dense index type."""
-        meta = self.meta(refresh=True)
-        if meta and (meta.get("dim") != dim or meta.get("model") != model_id
-                     or meta.get("schema_version") != S.SCHEMA_VERSION):
-            log.info("Milvus collections were built by %s (dim %s): rebuilding", meta.get("model"), meta.get("dim"))
-            for coll in (*S.CHUNK_COLLECTIONS, S.VOCAB, S.META):
-                if self.client.has_collection(self.name(coll)):
-                    self.client.drop_collection(self.name(coll))
-            self._loaded.clear()
-            self._meta_cache = None
-            meta = {}
-            self._ensure_small()
+    def _ensure_chunks(self, dim: int, n_chunks: int) -> str:
+        """Create the chunk collections when missing; returns the dense index type."""
         dense = self.params.dense_index(n_chunks)
-        index_type = meta.get("dense_index") or dense["index_type"]
+        index_type = self.meta().get("dense_index") or dense["index_type"]
         if index_type != dense["index_type"]:
-            dense = {**dense, **self.params.dense_index(0 if index_type == "FLAT" else 10**12)}
+            dense = self.params.dense_index(0 if index_type == "FLAT" else 10**12)
         for coll in S.CHUNK_COLLECTIONS:
             name = self.name(coll)
             if not self.client.has_collection(name):
@@ -207,7 +195,17 @@ class MilvusIndex:
         model_id = encoder.model_id
         self._ensure_small()
         prev_meta = self.meta(refresh=True)
-        same_model = prev_meta.get("model") == model_id
+        same_model = (prev_meta.get("model") == model_id and prev_meta.get("schema_version") == S.SCHEMA_VERSION
+                      and prev_meta.get("tokenizer") == tokenizer.to_json())
+        if not same_model and any(self.client.has_collection(self.name(c)) for c in S.CHUNK_COLLECTIONS):
+            log.info("Milvus collections of %s (format %s): rebuilding", prev_meta.get("model"),
+                     prev_meta.get("schema_version"))
+            generation = prev_meta.get("generation")
+            self.drop()
+            self._ensure_small()
+            if generation:
+                self.set_generation(generation)
+            prev_meta = self.meta(refresh=True)
         previous = self.load_vocabulary() if same_model else None
         tokens = [tokenize_fields(list(c.bm25_fields), tokenizer) for c in chunks]
         vocab = Vocabulary.build(tokens, previous)
@@ -248,9 +246,9 @@ class MilvusIndex:
         for h, v in zip(missing, fresh):
             vectors[h] = v
         dim = int(next(iter(vectors.values())).shape[0]) if vectors else int(prev_meta.get("dim") or encoder.dim)
-        index_type = self._ensure_chunks(dim, len(chunks), model_id)
-        if not same_model and prev_meta:
-            stored = {}
+        if same_model and prev_meta.get("dim") not in (None, dim):
+            raise MilvusError(f"向量维度 {dim} 与 Milvus 中已有数据的维度 {prev_meta.get('dim')} 不一致")
+        index_type = self._ensure_chunks(dim, len(chunks))
 
         # upsert changed entities, delete vanished ones
         batches: dict[str, list[dict[str, Any]]] = {S.ROWS: [], S.SECTIONS: []}
