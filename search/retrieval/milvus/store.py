@@ -56,7 +56,6 @@ for _name in ("grpc._server", "pymilvus.client.iterator.query_iterator"):
 
 BATCH = 500  # entities per upsert / get request
 MAX_LIMIT = 16384  # Milvus' largest topk
-GROUP_SIZE = 8  # copies of one passage returned per dense group (a full group is completed by a query)
 
 
 @dataclass(frozen=True)
@@ -360,12 +359,27 @@ class MilvusIndex:
         data = [np.asarray(v, dtype=np.float32).tolist() for v in vectors]
         if not data or k <= 0:
             return per_query
-        for coll in S.CHUNK_COLLECTIONS:
-            res = self.client.search(self.name(coll), data=data, anns_field="dense", limit=min(k, MAX_LIMIT),
-                                     filter=expr, output_fields=S.HIT_FIELDS, search_params=params,
-                                     group_by_field="hash", group_size=GROUP_SIZE)
-            for i, hits in enumerate(res):
-                per_query[i].extend(self._hits(hits, coll))
+        # grouped by content hash here, not with Milvus' group_by (slow in Milvus Lite): fetch
+        # 3k copies, more while fewer than k+1 distinct passages came back
+        pending = list(range(len(data)))
+        limit = min(MAX_LIMIT, 3 * k)
+        while pending:
+            found: dict[int, list[Candidate]] = {i: [] for i in pending}
+            full: set[int] = set()
+            for coll in S.CHUNK_COLLECTIONS:
+                res = self.client.search(self.name(coll), data=[data[i] for i in pending], anns_field="dense",
+                                         limit=limit, filter=expr, output_fields=S.HIT_FIELDS, search_params=params)
+                for i, hits in zip(pending, res):
+                    cands = self._hits(hits, coll)
+                    found[i].extend(cands)
+                    if len(cands) >= limit:
+                        full.add(i)
+            retry = []
+            for i in pending:
+                per_query[i] = found[i]
+                if i in full and len({c.hash for c in found[i]}) <= k and limit < MAX_LIMIT:
+                    retry.append(i)
+            pending, limit = retry, min(MAX_LIMIT, limit * 4)
         out = []
         for cands in per_query:
             groups: dict[str, list[Candidate]] = {}
@@ -376,20 +390,8 @@ class MilvusIndex:
             flat: list[Candidate] = []
             for g in ranked:
                 best = max(c.score for c in g)
-                if len(g) >= GROUP_SIZE:  # maybe cut: every allowed copy of this passage
-                    g = self._copies(g[0].hash, expr)
                 flat.extend(dataclasses.replace(c, score=best) for c in sorted(g, key=lambda c: c.pos))
             out.append(flat)
-        return out
-
-    def _copies(self, hash_: str, expr: str) -> list[Candidate]:
-        from search.retrieval.milvus.expr import and_, quote
-
-        out = []
-        for coll in S.CHUNK_COLLECTIONS:
-            for e in self.client.query(self.name(coll), filter=and_(f"hash == {quote(hash_)}", expr),
-                                       output_fields=S.HIT_FIELDS):
-                out.append(_candidate(e, 0.0, _collection_kind(coll)))
         return out
 
     def query_rows(self, expr: str, fields: Sequence[str] = ("pk", "pos", "row"), collection: str = S.ROWS,
