@@ -313,3 +313,36 @@ def test_eval_with_the_real_model_within_001(tmp_path_factory):
         for metric in ("recall", "mrr", "ndcg"):
             assert abs(got.overall[mode][metric] - want.overall[mode][metric]) <= 0.01, (mode, metric)
     assert abs(evaluate_engine(engines["milvus"]).accuracy - evaluate_engine(engines["faiss"]).accuracy) <= 0.01
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def test_cli_milvus_option_ingest_search_ask(tmp_path, monkeypatch, fake_encoder):
+    """``perfsearch --milvus URI ingest/search/ask`` gives the default backend's results."""
+    from click.testing import CliRunner
+
+    from ui.cli import main
+
+    monkeypatch.setenv("PERFSEARCH_MODEL", FAKE)
+    monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")  # restored after the test (--milvus sets it)
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in (SEED_000, SEED_001, SEED_003):
+        shutil.copy(f, src / f.name)
+    runner = CliRunner()
+    out = {}
+    for name, prefix in (("faiss", []), ("milvus", ["--milvus", str(tmp_path / "x" / "milvus.db")])):
+        index = str(tmp_path / f"index-{name}")
+        r = runner.invoke(main, [*prefix, "ingest", str(src), "--index", index, "--no-progress"])
+        assert r.exit_code == 0, r.output
+        s = runner.invoke(main, [*prefix, "search", "满意度", "--index", index, "--json", "--mode", "bm25"])
+        a = runner.invoke(main, [*prefix, "ask", "哪些单位设定了满意度≥90%？", "--index", index, "--json"])
+        assert s.exit_code == 0 and a.exit_code == 0, s.output + a.output
+        out[name] = ([json.loads(x) for x in s.output.splitlines() if x.strip()], json.loads(a.output))
+        monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")
+    assert out["milvus"] == out["faiss"]
+    assert len(out["milvus"][0]) == 10 and out["milvus"][1]["units"]
+    assert json.loads((tmp_path / "index-milvus" / "manifest.json").read_text(encoding="utf-8"))[
+        "artifacts"]["backend"]["name"] == "milvus"
+    r = runner.invoke(main, ["search", "满意度", "--index", str(tmp_path / "index-milvus")])
+    assert r.exit_code != 0 and "milvus" in r.output and "PERFSEARCH_MILVUS_URI" in r.output
