@@ -108,8 +108,11 @@ class MilvusIndex:
         if not self.client.has_collection(name):
             return {}
         res = self.client.query(name, filter='k == "index"', output_fields=["value"])
-        self._meta_cache = dict(res[0]["value"]) if res else {}
-        return self._meta_cache
+        meta = dict(res[0]["value"]) if res else {}
+        if self._meta_cache is not None and meta.get("generation") != self._meta_cache.get("generation"):
+            self._vocab_cache.clear()  # another process wrote a new generation: new statistics
+        self._meta_cache = meta
+        return meta
 
     def set_generation(self, generation: str) -> None:
         """Record which generation the collections hold (``writing:<gen>`` while writing)."""
