@@ -125,6 +125,7 @@ class EngineHolder:
                     engine.search("满意度", top_k=1)  # loads the retriever and the query encoder
                     engine.qa_context()
                 # what the web search adds: the relevance floor, canonical level labels, dropdowns
+                from search.retrieval.chunks import ChunkTable
                 from search.retrieval.filters import canonical_level_columns
 
                 engine.search("满意度", top_k=1, matches_only=True)
@@ -136,7 +137,9 @@ class EngineHolder:
 
                 warm_queries = [f"预热{i}" for i in range(SMALL_QUERY_BATCH - 1)] + ["Wi-Fi warm-up"]
                 engine.search_batch(warm_queries, top_k=1, matches_only=True)
-                canonical_level_columns(engine.retriever().chunks)
+                chunks = getattr(engine.retriever(), "chunks", None)
+                if isinstance(chunks, ChunkTable):  # the faiss backend's chunk table (Milvus filters server-side)
+                    canonical_level_columns(chunks)
                 h.filter_choices(engine)
         except Exception:  # noqa: BLE001 - warm-up failures surface again on first real use
             log.exception("engine warm-up failed")

@@ -47,9 +47,15 @@ FAST_EMBED_HELP = (
 
 @click.group(cls=SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="输出调试日志（出错时显示完整的调用栈）")
-def main(verbose: bool) -> None:
+@click.option("--milvus", "milvus", default=None, metavar="URI",
+              help="检索数据放在 Milvus：本地 *.db 文件（Milvus Lite）或 http://主机:19530（同环境变量 PERFSEARCH_MILVUS_URI）")
+def main(verbose: bool, milvus: str | None) -> None:
     """绩效目标检索（perfsearch）：政府预算绩效目标表的检索、问答与起草助手。"""
     click.get_current_context().meta["perfsearch.verbose"] = verbose
+    if milvus:  # read once by EngineConfig.from_env, like the variable itself
+        import os
+
+        os.environ["PERFSEARCH_MILVUS_URI"] = milvus
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

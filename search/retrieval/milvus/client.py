@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.retrieval.artifacts import SearchError
+from search.retrieval.backends.base import BackendError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ _SERVER_RE = re.compile(r"^(https?|tcp|grpc)://[^/\s]+(:\d+)?/?$", re.IGNORECASE
 _PREFIX_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,200}$")
 
 
-class MilvusError(SearchError):
+class MilvusError(BackendError):
     """The Milvus backend cannot be used; the message is Chinese and says how to fix it."""
 
 

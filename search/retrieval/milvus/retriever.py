@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,6 @@ from search.retrieval.retrieve import (
     SearchResult,
     _encode_pool,
     _query_chars,
-    copy_identity,
     dense_floor,
     normalize_query,
 )
@@ -49,37 +49,54 @@ log = logging.getLogger(__name__)
 
 
 class _Rows:
-    """The part of ``ChunkTable`` that ``HybridRetriever._result`` reads, filled from
-    search results (and fetched from Milvus by position when missing)."""
+    """The part of ``ChunkTable`` that ``HybridRetriever._result`` reads: the kind, copy
+    identity and name of every candidate (from the search answers) and the hit objects,
+    fetched from Milvus in one request for the hits about to be shown (``prefetch``)."""
 
     def __init__(self, index: MilvusIndex):
         self.index = index
-        self._rows: dict[int, tuple[dict[str, Any], str]] = {}
+        self._facts: dict[int, tuple[str, str, str]] = {}  # pos -> (kind, ident, name_key)
+        self._rows: dict[int, dict[str, Any]] = {}
 
     def __len__(self) -> int:
         return self.index.count()
 
     def add(self, cands: Sequence[Candidate]) -> None:
-        if len(self._rows) > 200_000:
+        if len(self._facts) > 500_000:
+            self._facts.clear()
+        if len(self._rows) > 50_000:
             self._rows.clear()
         for c in cands:
-            self._rows[c.pos] = (c.row, c.kind)
+            self._facts[c.pos] = (c.kind, c.ident, c.name_key)
+            if c.row is not None:
+                self._rows[c.pos] = c.row
 
-    def _get(self, p: int) -> tuple[dict[str, Any], str]:
-        got = self._rows.get(p)
+    def prefetch(self, positions: Sequence[int]) -> None:
+        missing = list(dict.fromkeys(int(p) for p in positions if int(p) not in self._rows))
+        if missing:
+            found = self.index.rows_at(missing)
+            self.add(list(found.values()))
+
+    def facts(self, p: int) -> tuple[str, str, str]:
+        got = self._facts.get(int(p))
         if got is None:
-            found = self.index.rows_at([p])
-            if p not in found:
+            self.prefetch([p])
+            got = self._facts.get(int(p))
+            if got is None:
                 raise SearchError(f"Milvus 中找不到第 {p} 个检索块，索引可能正在更新，请稍后重试。")
-            self.add([found[p]])
-            got = self._rows[p]
         return got
 
     def row(self, p: int) -> dict[str, Any]:
-        return dict(self._get(int(p))[0])
+        got = self._rows.get(int(p))
+        if got is None:
+            self.prefetch([p])
+            got = self._rows.get(int(p))
+            if got is None:
+                raise SearchError(f"Milvus 中找不到第 {p} 个检索块，索引可能正在更新，请稍后重试。")
+        return dict(got)
 
     def kind_name(self, p: int) -> str:
-        return self._get(int(p))[1]
+        return self.facts(p)[0]
 
 
 class MilvusRetriever(HybridRetriever):
@@ -95,9 +112,9 @@ class MilvusRetriever(HybridRetriever):
     def row(self, position: int) -> dict[str, Any]:
         return self.chunks.row(position)
 
-    def _facts(self, p: int) -> tuple[tuple, str]:
-        row = self.chunks.row(p)
-        return copy_identity(row), key(row.get("name", ""))
+    def _facts(self, p: int) -> tuple[str, str]:  # type: ignore[override]
+        _kind, ident, name_key = self.chunks.facts(p)
+        return ident, name_key
 
     def _name_positions(self) -> None:  # type: ignore[override]
         return None  # ``_exact_first`` checks each candidate's name instead
@@ -108,7 +125,8 @@ class MilvusRetriever(HybridRetriever):
         if filters is None or not needs_recheck(filters):
             return cands
         exact = replace(filters, region=None)  # the region is not in the hit object (pushed down only)
-        return [c for c in cands if exact.matches(c.row)]
+        rows = self.index.rows_at([c.pos for c in cands])
+        return [c for c in cands if c.pos in rows and exact.matches(rows[c.pos].row or {})]
 
     def _bm25_matches(self, query: str, positions: Sequence[int], mask=None) -> set[int]:  # type: ignore[override]
         """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's
@@ -170,6 +188,10 @@ class MilvusRetriever(HybridRetriever):
                 cands = self._keep(cands, filters)
                 self.chunks.add(cands)
                 dense_lists[i] = [(c.pos, c.score) for c in cands]
+        for i, q in enumerate(queries):
+            self._prefetch(q, bm_lists[i], dense_lists[i], top_k, mode, fusion,
+                           bm_keep[i] | {p for p, s in dense_lists[i] if floor is not None and s >= floor}
+                           if matches_only else None)
         results = []
         for i, q in enumerate(queries):
             if not matches_only:
@@ -182,6 +204,29 @@ class MilvusRetriever(HybridRetriever):
             r = self._result(q, bm_lists[i], dense_lists[i], top_k, mode, fusion, keep=keep)
             results.append(SearchResult(shown[i], r.hits, r.clusters, r.total))
         return results
+
+    def _prefetch(self, query: str, bm: list[tuple[int, float]], dn: list[tuple[int, float]], top_k: int,
+                  mode: str, fusion: str, keep: set[int] | None) -> None:
+        """Fetch in one request the hit objects ``_result`` will show: the first distinct copies
+        in fused order (without the exact-name lift, whose rows are added by name)."""
+        if mode == "bm25":
+            order = [p for p, _ in bm]
+        elif mode == "dense":
+            order = [p for p, _ in dn]
+        else:
+            order = list(dict.fromkeys(p for pair in zip_longest(bm, dn) for p, _ in (x for x in pair if x)))
+        q = key(query)
+        want, seen = [p for p in order if self.chunks.facts(p)[2] == q], set()
+        for p in order:
+            if keep is not None and p not in keep:
+                continue
+            ident = self.chunks.facts(p)[1]
+            if ident not in seen:
+                seen.add(ident)
+                want.append(p)
+            if len(seen) >= 2 * top_k:
+                break
+        self.chunks.prefetch(want)
 
     def _dense_above_milvus(self, qv: np.ndarray, floor: float, depth: int, expr: str) -> list[Candidate]:
         n = len(self.chunks)
@@ -202,7 +247,7 @@ class MilvusRetriever(HybridRetriever):
         self.chunks.add(cands)
         hits, seen = [], set()
         for c in cands:
-            ident = copy_identity(c.row)
+            ident = c.ident
             if ident in seen:
                 continue
             seen.add(ident)

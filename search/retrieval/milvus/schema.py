@@ -40,14 +40,16 @@ SECTIONS = "sections"
 VOCAB = "vocab"
 META = "meta"
 CHUNK_COLLECTIONS = (ROWS, SECTIONS)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MAX_KEY = 2048  # normalised text fields (unit names, project names ...)
 DUMMY_DIM = 2
 DUMMY = [0.0, 0.0]
 
-# scalar fields returned with every hit (the dense/sparse vectors only when asked)
-HIT_FIELDS = ["pk", "pos", "hash", "row"]
+# fields returned with every search candidate (cheap: the ranking needs only these) and with
+# the hits shown (the hit object ``row``: JSON is the slow part of a Milvus Lite answer)
+HIT_FIELDS = ["pk", "pos", "hash", "ident", "name_key"]
+ROW_FIELDS = [*HIT_FIELDS, "row"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def chunk_schema(client, dim: int):
     s.add_field("pos", DataType.INT64)
     s.add_field("hash", DataType.VARCHAR, max_length=64)
     s.add_field("fp", DataType.VARCHAR, max_length=64)
+    s.add_field("ident", DataType.VARCHAR, max_length=64)
     s.add_field("doc", DataType.VARCHAR, max_length=MAX_KEY)
     for f in ("doc_key", "unit_key", "region_key", "project_key", "name_key"):
         s.add_field(f, DataType.VARCHAR, max_length=MAX_KEY)
@@ -172,6 +175,14 @@ def target_fields(t: Target) -> dict[str, Any]:
     }
 
 
+def copy_ident(row: dict[str, Any]) -> str:
+    """Digest of ``search.retrieval.retrieve.copy_identity`` (the same row in another file format)."""
+    from search.retrieval.retrieve import copy_identity
+
+    payload = json.dumps(copy_identity(row), ensure_ascii=False, default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
 def chunk_scalars(chunk: Chunk) -> dict[str, Any]:
     """Every stored field of ``chunk`` but pk/pos/hash/fp and the vectors."""
     r = chunk.row
@@ -187,6 +198,7 @@ def chunk_scalars(chunk: Chunk) -> dict[str, Any]:
         "region_key": key(chunk.region or "")[:MAX_KEY],
         "project_key": key(str(r.get("project") or ""))[:MAX_KEY],
         "name_key": key(str(r.get("name") or ""))[:MAX_KEY],
+        "ident": copy_ident(r),
         "year": int(r["year"]) if r.get("year") is not None else -1,
         "table": str(r.get("table") or ""),
         "level1c": c1[:512],
@@ -203,6 +215,6 @@ def fingerprint(pos: int, hash_: str, scalars: dict[str, Any], sparse: dict[int,
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
-__all__ = ["CHUNK_COLLECTIONS", "DUMMY", "HIT_FIELDS", "IndexParams", "META", "ROWS", "SCHEMA_VERSION", "SECTIONS",
-           "VOCAB", "chunk_index_params", "chunk_pk", "chunk_scalars", "chunk_schema", "dummy_index_params",
+__all__ = ["CHUNK_COLLECTIONS", "DUMMY", "HIT_FIELDS", "IndexParams", "META", "ROWS", "ROW_FIELDS", "SCHEMA_VERSION", "SECTIONS",
+           "VOCAB", "chunk_index_params", "chunk_pk", "chunk_scalars", "chunk_schema", "copy_ident", "dummy_index_params",
            "fingerprint", "meta_schema", "pk_order", "target_fields", "vocab_schema"]

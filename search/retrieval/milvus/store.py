@@ -12,12 +12,14 @@ collections of ``schema``:
   the generation's tokens; the document weights depend on the average length, so
   when it changes every entity's sparse vector is rewritten (vectors are reused).
 
-Searches return ``Candidate(pos, score, row)`` lists; ``pos`` is the embedded
-backend's chunk position, so ties are broken the same way in both backends.
+Searches return ``Candidate`` lists (position, score, copy identity and name; the
+hit object only when asked for); ``pos`` is the embedded backend's chunk position,
+so ties are broken the same way in both backends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -34,9 +36,26 @@ from search.retrieval.tokenize import TokenizerConfig, tokenize, tokenize_fields
 
 log = logging.getLogger(__name__)
 
+
+class _LiteIteratorNoise(logging.Filter):
+    """Milvus Lite does not implement ``AllocTimestamp``, which pymilvus' query iterator asks
+    for first (then it falls back to a client-side timestamp, which is correct): drop that
+    one traceback of Lite's in-process gRPC server and pymilvus' warning about it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("failed to get mvccTs"):
+            return False
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        return not (tb is not None and tb.tb_frame.f_code.co_name == "AllocTimestamp")
+
+
+for _name in ("grpc._server", "pymilvus.client.iterator.query_iterator"):
+    logging.getLogger(_name).addFilter(_LiteIteratorNoise())
+
 BATCH = 500  # entities per upsert / get request
 MAX_LIMIT = 16384  # Milvus' largest topk
-GROUP_SIZE = 64  # copies of one passage returned per dense group
 
 
 @dataclass(frozen=True)
@@ -44,13 +63,20 @@ class Candidate:
     pos: int
     score: float
     pk: str
-    row: dict[str, Any]
     kind: str  # "row" | "section"
     hash: str = ""
+    ident: str = ""  # digest of the copy identity (retrieve.copy_identity)
+    name_key: str = ""
+    row: dict[str, Any] | None = None  # the hit object, when asked for (ROW_FIELDS)
 
 
 def _collection_kind(name: str) -> str:
     return ROW if name == S.ROWS else "section"
+
+
+def _candidate(e: dict[str, Any], score: float, kind: str) -> Candidate:
+    return Candidate(int(e["pos"]), score, e["pk"], kind, e.get("hash", ""), e.get("ident", ""),
+                     e.get("name_key", ""), e.get("row"))
 
 
 class MilvusIndex:
@@ -82,8 +108,18 @@ class MilvusIndex:
         if not self.client.has_collection(name):
             return {}
         res = self.client.query(name, filter='k == "index"', output_fields=["value"])
-        self._meta_cache = dict(res[0]["value"]) if res else {}
-        return self._meta_cache
+        meta = dict(res[0]["value"]) if res else {}
+        if self._meta_cache is not None and meta.get("generation") != self._meta_cache.get("generation"):
+            self._vocab_cache.clear()  # another process wrote a new generation: new statistics
+        self._meta_cache = meta
+        return meta
+
+    def set_generation(self, generation: str) -> None:
+        """Record which generation the collections hold (``writing:<gen>`` while writing)."""
+        self._ensure_small()
+        meta = {**self.meta(refresh=True), "generation": generation}
+        self.client.upsert(self.name(S.META), [{"k": "index", "value": meta, "v": S.DUMMY}])
+        self._meta_cache = meta
 
     def _ensure_small(self) -> None:
         for coll, make in ((S.VOCAB, S.vocab_schema), (S.META, S.meta_schema)):
@@ -92,24 +128,12 @@ class MilvusIndex:
                 self.client.create_collection(name, schema=make(self.client), index_params=S.dummy_index_params(
                     self.client), consistency_level="Strong")
 
-    def _ensure_chunks(self, dim: int, n_chunks: int, model_id: str) -> str:
-        """Create the chunk collections (dropping those of another model or dimension);
-        returns the dense index type."""
-        meta = self.meta(refresh=True)
-        if meta and (meta.get("dim") != dim or meta.get("model") != model_id
-                     or meta.get("schema_version") != S.SCHEMA_VERSION):
-            log.info("Milvus collections were built by %s (dim %s): rebuilding", meta.get("model"), meta.get("dim"))
-            for coll in (*S.CHUNK_COLLECTIONS, S.VOCAB, S.META):
-                if self.client.has_collection(self.name(coll)):
-                    self.client.drop_collection(self.name(coll))
-            self._loaded.clear()
-            self._meta_cache = None
-            meta = {}
-            self._ensure_small()
+    def _ensure_chunks(self, dim: int, n_chunks: int) -> str:
+        """Create the chunk collections when missing; returns the dense index type."""
         dense = self.params.dense_index(n_chunks)
-        index_type = meta.get("dense_index") or dense["index_type"]
+        index_type = self.meta().get("dense_index") or dense["index_type"]
         if index_type != dense["index_type"]:
-            dense = {**dense, **self.params.dense_index(0 if index_type == "FLAT" else 10**12)}
+            dense = self.params.dense_index(0 if index_type == "FLAT" else 10**12)
         for coll in S.CHUNK_COLLECTIONS:
             name = self.name(coll)
             if not self.client.has_collection(name):
@@ -173,7 +197,17 @@ class MilvusIndex:
         model_id = encoder.model_id
         self._ensure_small()
         prev_meta = self.meta(refresh=True)
-        same_model = prev_meta.get("model") == model_id
+        same_model = (prev_meta.get("model") == model_id and prev_meta.get("schema_version") == S.SCHEMA_VERSION
+                      and prev_meta.get("tokenizer") == tokenizer.to_json())
+        if not same_model and any(self.client.has_collection(self.name(c)) for c in S.CHUNK_COLLECTIONS):
+            log.info("Milvus collections of %s (format %s): rebuilding", prev_meta.get("model"),
+                     prev_meta.get("schema_version"))
+            generation = prev_meta.get("generation")
+            self.drop()
+            self._ensure_small()
+            if generation:
+                self.set_generation(generation)
+            prev_meta = self.meta(refresh=True)
         previous = self.load_vocabulary() if same_model else None
         tokens = [tokenize_fields(list(c.bm25_fields), tokenizer) for c in chunks]
         vocab = Vocabulary.build(tokens, previous)
@@ -214,9 +248,9 @@ class MilvusIndex:
         for h, v in zip(missing, fresh):
             vectors[h] = v
         dim = int(next(iter(vectors.values())).shape[0]) if vectors else int(prev_meta.get("dim") or encoder.dim)
-        index_type = self._ensure_chunks(dim, len(chunks), model_id)
-        if not same_model and prev_meta:
-            stored = {}
+        if same_model and prev_meta.get("dim") not in (None, dim):
+            raise MilvusError(f"向量维度 {dim} 与 Milvus 中已有数据的维度 {prev_meta.get('dim')} 不一致")
+        index_type = self._ensure_chunks(dim, len(chunks))
 
         # upsert changed entities, delete vanished ones
         batches: dict[str, list[dict[str, Any]]] = {S.ROWS: [], S.SECTIONS: []}
@@ -302,7 +336,7 @@ class MilvusIndex:
         out = []
         for hit in res:
             e = hit.get("entity", hit)
-            out.append(Candidate(int(e["pos"]), float(hit["distance"]), e["pk"], e["row"], kind, e.get("hash", "")))
+            out.append(_candidate(e, float(hit["distance"]), kind))
         return out
 
     def sparse_search(self, query: str, k: int, expr: str = "") -> list[Candidate]:
@@ -328,12 +362,27 @@ class MilvusIndex:
         data = [np.asarray(v, dtype=np.float32).tolist() for v in vectors]
         if not data or k <= 0:
             return per_query
-        for coll in S.CHUNK_COLLECTIONS:
-            res = self.client.search(self.name(coll), data=data, anns_field="dense", limit=min(k, MAX_LIMIT),
-                                     filter=expr, output_fields=S.HIT_FIELDS, search_params=params,
-                                     group_by_field="hash", group_size=GROUP_SIZE)
-            for i, hits in enumerate(res):
-                per_query[i].extend(self._hits(hits, coll))
+        # grouped by content hash here, not with Milvus' group_by (slow in Milvus Lite): fetch
+        # 3k copies, more while fewer than k+1 distinct passages came back
+        pending = list(range(len(data)))
+        limit = min(MAX_LIMIT, 3 * k)
+        while pending:
+            found: dict[int, list[Candidate]] = {i: [] for i in pending}
+            full: set[int] = set()
+            for coll in S.CHUNK_COLLECTIONS:
+                res = self.client.search(self.name(coll), data=[data[i] for i in pending], anns_field="dense",
+                                         limit=limit, filter=expr, output_fields=S.HIT_FIELDS, search_params=params)
+                for i, hits in zip(pending, res):
+                    cands = self._hits(hits, coll)
+                    found[i].extend(cands)
+                    if len(cands) >= limit:
+                        full.add(i)
+            retry = []
+            for i in pending:
+                per_query[i] = found[i]
+                if i in full and len({c.hash for c in found[i]}) <= k and limit < MAX_LIMIT:
+                    retry.append(i)
+            pending, limit = retry, min(MAX_LIMIT, limit * 4)
         out = []
         for cands in per_query:
             groups: dict[str, list[Candidate]] = {}
@@ -344,7 +393,7 @@ class MilvusIndex:
             flat: list[Candidate] = []
             for g in ranked:
                 best = max(c.score for c in g)
-                flat.extend(Candidate(c.pos, best, c.pk, c.row, c.kind, c.hash) for c in sorted(g, key=lambda c: c.pos))
+                flat.extend(dataclasses.replace(c, score=best) for c in sorted(g, key=lambda c: c.pos))
             out.append(flat)
         return out
 
@@ -361,9 +410,8 @@ class MilvusIndex:
         for coll in S.CHUNK_COLLECTIONS:
             for a in range(0, len(positions), BATCH):
                 part = ", ".join(str(int(p)) for p in positions[a:a + BATCH])
-                for e in self.client.query(self.name(coll), filter=f"pos in [{part}]", output_fields=S.HIT_FIELDS):
-                    out[int(e["pos"])] = Candidate(int(e["pos"]), 0.0, e["pk"], e["row"], _collection_kind(coll),
-                                                   e["hash"])
+                for e in self.client.query(self.name(coll), filter=f"pos in [{part}]", output_fields=S.ROW_FIELDS):
+                    out[int(e["pos"])] = _candidate(e, 0.0, _collection_kind(coll))
         return out
 
     def sparse_of(self, positions: Sequence[int]) -> dict[int, dict[int, float]]:
@@ -389,7 +437,7 @@ class MilvusIndex:
             if qv:
                 reqs.insert(0, AnnSearchRequest([qv], "sparse", {"metric_type": "IP"}, k, expr=expr))
             res = self.client.hybrid_search(self.name(coll), reqs, RRFRanker(rrf_k), limit=k,
-                                            output_fields=S.HIT_FIELDS)
+                                            output_fields=S.ROW_FIELDS)
             found.extend(self._hits(res[0], coll))
         found.sort(key=lambda c: (-c.score, c.pos))
         return found[:k]
