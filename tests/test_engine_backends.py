@@ -183,3 +183,15 @@ def test_engine_declares_all_its_state(index):
     assert set(vars(retriever)) == retriever_declared and set(vars(retriever.chunks)) == table_declared
     assert retriever._names and retriever._facts_cache and retriever.chunks.canonical_levels is not None
     assert engine._suggest_catalog is not None and engine._qa_ctx is not None and engine._search_cache is not None
+
+
+def test_only_the_config_reads_the_environment():
+    """Every PERFSEARCH_* setting of the search side is read in one place (search/config.py)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    readers = re.compile(r"os\.environ|os\.getenv|getenv\(")
+    offenders = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "search").rglob("*.py"))
+                 if p.name != "config.py" and readers.search(p.read_text(encoding="utf-8"))]
+    assert offenders == []
