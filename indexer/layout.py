@@ -134,7 +134,10 @@ def title_fields(title: str) -> tuple[str, int | None]:
         return "", None
     m = _TITLE_UNIT_RE.match(t)
     y = _TITLE_YEAR_RE.search(t)
-    return (m.group("unit") if m else ""), (int(y.group(1)) if y else None)
+    unit = m.group("unit") if m else ""
+    if re.match(r"印发|下达|公布|公开|转发|批复|关于|对|做好|开展", unit):
+        unit = ""  # 关于印发XX局…: a notice's wording, not the unit
+    return unit, (int(y.group(1)) if y else None)
 
 
 def page_title(rows: list[GridRow], first: int = 15) -> str:

@@ -126,6 +126,9 @@ def test_header_fields_and_title_fields():
     assert layout.title_fields("石嘴山市疾病预防控制中心2020年项目绩效目标批复表") == ("石嘴山市疾病预防控制中心", 2020)
     assert layout.title_fields("湘西州特校2023项目支出绩效目标表公开") == ("湘西州特校", 2023)
     assert layout.title_fields("项目支出绩效目标申报表") == ("", None)
+    assert layout.title_fields("宁晋县教育局2023年项目支出绩效目标表") == ("宁晋县教育局", 2023)
+    # a notice's wording is no unit
+    assert layout.title_fields("关于印发宁晋县教育局2023年项目支出绩效目标表的通知") == ("", 2023)
 
 
 def test_title_fields_fill_a_table_without_unit_and_year():
