@@ -223,6 +223,11 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
             if role == "value_type" and not p.op_hint and classify.is_op(at(role)):
                 p.op_hint = at(role)  # an operator in a 指标性质 column is part of the value
                 continue
+            if role == "value_type" and not p.value and key(at(role)) not in classify.VALUE_TYPES and (
+                value_likeness(at(role)) >= 0.5
+            ):
+                p.value = at(role)  # the value written one column early (the row is short of a cell)
+                continue
             p.extras[label] = at(role)
     return p
 

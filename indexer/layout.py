@@ -391,6 +391,12 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
             i = _stream_rows(rows, i, ["level1", "level2", "name", "value", None, None], out)
             continue
         roles = [vocab.header_role(c.text) for c in header]
+        q = max((k for k, r in enumerate(roles) if r == "level1"), default=0)
+        if q > 0 and len(header) - q >= 3:
+            # two headers in one run (绩效指标 | 年度指标值 | … | 一级指标 | 二级指标 | 三级指标 | 指标值): the table's
+            # own header starts at its 一级 column; the cells before it stay as they are
+            out.append(GridRow(tuple(header[:q]), line=header[0].line))
+            header, roles = header[q:], roles[q:]
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
             out.append(GridRow(tuple(c for c, _ in kept), line=header[0].line))
@@ -445,8 +451,8 @@ def _fits(role: str | None, text: str) -> bool:
         return classify.is_unit(text) or text.strip() in ("/", "-", "—")
     if role == "weight":
         return classify.is_number(text)
-    if role == "value_type":
-        return key(text) in classify.VALUE_TYPES
+    if role == "value_type":  # 定量/定性, or the operator some templates print there
+        return key(text) in classify.VALUE_TYPES or classify.is_op(text)
     if role in ("value", "half"):
         return not (vocab.is_level1(text) or vocab.is_level2(text))
     # other columns (实际完成值, 备注 …): values and numbers only, never a name
@@ -672,8 +678,38 @@ def _is_clutter_row(row: GridRow) -> bool:
     return bool(ne) and all(classify.is_clutter(c.text) for _, c in ne)
 
 
+def split_header_and_data(rows: list[GridRow]) -> list[GridRow]:
+    """A row holding a table's header and its first data row (web pages that lose the row breaks):
+    ``… | 一级指标 | 二级指标 | 三级指标 | 指标值 | 产出指标 | 数量指标 | 学生受资助人数 | ≧ | 735 |`` is split
+    before the header (what precedes it: goals, an earlier header) and after it (the data row)."""
+    from indexer.classify import is_header_word
+
+    out: list[GridRow] = []
+    for row in rows:
+        cells = list(row.cells)
+        texts = [c.text for c in cells]
+        starts = [k for k, t in enumerate(texts) if vocab.header_role(t) == "level1"]
+        split = None
+        for h0 in reversed(starts):
+            h = h0
+            while h + 1 < len(texts) and texts[h + 1] and is_header_word(texts[h + 1]):
+                h += 1
+            data = [t for t in texts[h + 1 :] if t]
+            if h - h0 >= 2 and len(data) >= 3 and texts[h + 1] and (vocab.is_level1(texts[h + 1]) or vocab.is_level2(texts[h + 1])):
+                split = (h0, h + 1)
+                break
+        if split is None or len(cells) < 6:
+            out.append(row)
+            continue
+        h0, d0 = split
+        for part in (cells[:h0], cells[h0:d0], cells[d0:]):
+            if any(c.text for c in part):
+                out.append(GridRow(tuple(part), row.page, row.line, row.bbox, row.in_table, row.sheet))
+    return out
+
+
 def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
-    rows = rebuild_single_cell_rows(rows)
+    rows = rebuild_single_cell_rows(split_header_and_data(rows))
     page = page_title(rows)
     tables: list[Table] = []
     builder: _TableBuilder | None = None

@@ -60,12 +60,12 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "yunnan_jingdong_minzheng_dibao_2022": (10, 10, 10, 10, 10),
     "yunnan_lijiang_guchengqu_weipian_2020": (5, 5, 5, 5, 5),
     "yunnan_nanhua_yejun_jiagongchejian_zipingbiao": (5, 5, 5, 5, 4),
-    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 9, 8, 9),
+    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 9, 9, 9),
     "zhejiang_linhai_lvhua_yanghu_2024": (7, 7, 7, 7, 7),
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.951, "value": 0.974, "levels": 0.969, "spurious": 0.04}
+FLOOR = {"recall": 0.951, "value": 0.976, "levels": 0.969, "spurious": 0.04}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
