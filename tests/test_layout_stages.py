@@ -220,3 +220,17 @@ def test_whole_document_with_yes_no_rows():
     # 年初指标值 is the first value after the unit and 指标性质 cells
     assert [(rows[k].value, rows[k].target.number) for k in (0, 2, 3)] == [("100%", 100.0), ("100%", 100.0), ("70%", 70.0)]
     assert ("党性教育培训次数", "26次") in [(r.name, r.value) for r in rows]
+
+
+def test_split_header_and_data():
+    # yunnan_yongde_mingzhong_yingyang_2022.txt, line 15 (the goal cells and the first header left out)
+    from indexer.grid import Cell, GridRow
+
+    texts = ["年度总体目标", "确保每一个学生都能享受到国家政策福利", "一级指标", "二级指标", "三级指标", "指标性质", "指标值",
+             "度量单位", "产出指标", "数量指标", "学生受资助人数", "≧", "735", "人次"]
+    rows = layout.split_header_and_data([GridRow(tuple(Cell(t, 15) for t in texts), line=15)])
+    assert [[c.text for c in r.cells] for r in rows] == [texts[:2], texts[2:8], texts[8:]]
+    out = layout.parse_tables(rows, "yongde.txt")
+    assert [(r.level1, r.level2, r.name, r.value) for t in out for r in t.rows] == [
+        ("产出指标", "数量指标", "学生受资助人数", "≧735人次"),
+    ]
