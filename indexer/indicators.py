@@ -250,6 +250,25 @@ def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
     return _positional([Cell("")] * shift + cells[:n], cols)
 
 
+def _later_group(cells: list[Cell]) -> list[Cell]:
+    """Two column groups side by side (中期目标 | 年度目标), the same indicator in both: keep the later
+    (年度) group, with the cells both groups share on the left (the 一级 label)."""
+    ne = [c for c in cells if c.text]
+    n = len(ne)
+    for i in range(n):
+        t = ne[i].text
+        if value_likeness(t) >= 0.5 or vocab.is_level1(t) or vocab.is_level2(t):
+            continue
+        j = next((k for k in range(i + 2, n) if ne[k].text == t), None)
+        if j is None:
+            continue
+        m = 2 * j - i - n  # label cells before the name in each group (both groups equally wide)
+        if m < 0 or i - m < 0 or j - m <= i:
+            return cells
+        return ne[: i - m] + ne[j - m :]
+    return cells
+
+
 def _classify_labels(cells: list[Cell], p: RowParse, cost_is_l1: bool) -> list[Cell]:
     """Take vocabulary labels out of ``cells``; return the free (unclassified) cells."""
     free: list[Cell] = []
@@ -348,6 +367,7 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
         return pos
 
     p = RowParse(grid=row, ix=ix)
+    cells = _later_group(cells)
     if cols.label_roles() and not ({"function", "task"} & cols.roles.keys()):
         cells = _drop_leading_fields(cells, p, cols)
     if cols.label_roles():

@@ -234,3 +234,14 @@ def test_split_header_and_data():
     assert [(r.level1, r.level2, r.name, r.value) for t in out for r in t.rows] == [
         ("产出指标", "数量指标", "学生受资助人数", "≧735人次"),
     ]
+
+
+def test_side_by_side_groups_keep_the_annual_one():
+    # guangdong_dongguan_jiaotong_zhenjilianwanglu_2019.txt, lines 16-24: 中期 | 年度 column groups
+    text = (REALWORLD / "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019.txt").read_text(encoding="utf-8")
+    rows = [r for t in layout.parse_tables(rows_from_text(text), "dg.txt") for r in t.rows]
+    assert [(r.level1, r.level2, r.name, r.value) for r in rows[:3]] == [
+        ("预期产出指标", "数量指标(或建筑规模指标)", "镇街补助款完成结算项目数", "3"),
+        ("预期产出指标", "质量指标", "补助款结算误差率", "±3%以内"),
+        ("预期产出指标", "时效指标(工期指标、形象进度指标)", "结算款支付及时性", "及时"),
+    ]

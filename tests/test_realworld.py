@@ -25,7 +25,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 5, 5, 4, 5),
     "fujian_ningde_rencaiyizhan_2023": (5, 5, 5, 5, 5),
     "fujian_xiuyu_shuili_2025": (4, 4, 3, 2, 3),
-    "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 3),
+    "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 6),
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
     "hainan_shangwu_huizhan_jiangli_2022": (1, 1, 1, 1, 1),
     "hebei_handan_kunnanqunzhong_jiuzhu_2019": (3, 0, 0, 0, 0),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.951, "value": 0.976, "levels": 0.969, "spurious": 0.04}
+FLOOR = {"recall": 0.951, "value": 0.976, "levels": 0.976, "spurious": 0.04}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
