@@ -569,6 +569,10 @@ def _stream_rows(
                 cells[l2_at] = c
             elif l1_at is not None and l1_at not in cells:
                 cells[l1_at] = c
+            elif l2_at is not None and vocab.is_level2(t) and not vocab.is_level1(t) and i + 1 < len(rows) and (
+                (nxt := _one_cell(rows[i + 1])) is not None and value_likeness(nxt) < 0.5
+            ):
+                cells[l2_at] = c  # 经济效益指标 then 社会效益指标 then a name: the first 二级 group has no rows
             else:
                 break
             i += 1

@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 6),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 8, 8, 8, 7),
-    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 9, 9, 8, 8),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 9, 9, 9, 9),
     "tianjin_hebeiqu_fayuan_2023": (11, 11, 11, 11, 11),
     "tianjin_mirror_chengguanwei_bingmei_2020": (11, 11, 11, 11, 11),
     "tianjin_nankai_shengwu_shiyanjiaoxue_2018": (9, 9, 9, 9, 9),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.951, "value": 0.976, "levels": 0.976, "spurious": 0.04}
+FLOOR = {"recall": 0.951, "value": 0.979, "levels": 0.979, "spurious": 0.04}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
