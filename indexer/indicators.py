@@ -185,6 +185,8 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
         # filled 二级 cell and before a value
         if not (at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
+    if classify.is_explanation(at("value")) or classify.is_explanation(name):
+        return None  # a scoring rule or an explanation where the value or name should be: the row is shifted
     same = bool(at("value")) and at("value") == at("half")
     for role in ("value", "half"):
         v = at(role)
@@ -782,7 +784,7 @@ def _is_name(text: str) -> bool:
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
-    if _NOT_A_NAME_RE.match(text.strip()):
+    if _NOT_A_NAME_RE.match(text.strip()) or classify.is_explanation(text):
         return False  # a scoring rule (得10分,每减少…) or a glossary entry (5.年末结转和结余:指…)
     if re.match(r"\d{5,}", text.strip()):
         return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator
