@@ -240,6 +240,7 @@ _REPEAT_RE = re.compile(r"(?<=\d)(?P<v>\d+(?:\.\d+)?[\u4e00-\u9fff%]{1,3}|[\u4e0
 _FOOTNOTE_RE = re.compile(r"(?<=[\d\u4e00-\u9fff%])注\s*[:：]\s*\d")
 _QUAL_OPENER_RE = re.compile(r"(?:有所|逐步|明显|显著|进一步|不断|持续|稳步)[\u4e00-\u9fff]{2}")
 _SCORING_RE = re.compile(r"[得扣]\d+(?:\.\d+)?分")
+SCORING_RE = _SCORING_RE  # a scoring rule (得10分, 扣1分)
 _RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
 _STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")

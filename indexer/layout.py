@@ -503,6 +503,21 @@ def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
     return False
 
 
+def _scoring_rule_ahead(rows: list[GridRow], i: int, line: int | None) -> bool:
+    """A scoring rule (得10分,每减少…) follows cell ``i`` on the same source line before any level label:
+    the cells up to it belong to one table row."""
+    from indexer import classify
+
+    k = i
+    while k < len(rows) and line is not None and rows[k].line == line and (t := _one_cell(rows[k])) is not None:
+        if vocab.is_level1(t) or vocab.is_level2(t):
+            return False
+        if classify.is_explanation(t) or classify.SCORING_RE.match(key(t)):
+            return True
+        k += 1
+    return False
+
+
 def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) -> bool:
     """Cell ``i`` is a name: text followed by what the column right after the name holds (a unit or an
     operator column)."""
@@ -597,6 +612,9 @@ def _stream_rows(
             t = _one_cell(rows[i])
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
+            if role is None and _scoring_rule_ahead(rows, i, line):
+                i += 1  # a column before this row's scoring rule (指标值内容 …), on the row's own line
+                continue
             if role is None and _opens_row(rows, i, tail):
                 break  # the next row's name (its unit column follows it), not a column of this row
             if not _fits(role, t) and role in ("desc", "score", "remark") and i + 1 < len(rows) and (

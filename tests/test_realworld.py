@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "hubei_jingmen_wenlv_wenwubaohu_2022": (9, 9, 9, 9, 9),
     "hubei_qianlima_xiaoyuanweixiu_prose_2022": (9, 9, 9, 9, 9),
     "hunan_nanxian_jikong_gongwei_2025": (3, 3, 3, 3, 3),
-    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 13, 10, 10, 10),
+    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 10, 10, 10, 10),
     "neimenggu_wuhai_gongxiaoshe_2021": (11, 11, 11, 11, 11),
     "neimenggu_zhalaite_jianchayuan_2025": (15, 16, 15, 15, 15),
     "ningxia_shizuishan_jikong_yimiao_2020": (13, 13, 13, 13, 13),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.955, "value": 0.979, "levels": 0.979, "spurious": 0.04}
+FLOOR = {"recall": 0.955, "value": 0.979, "levels": 0.979, "spurious": 0.033}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
