@@ -525,10 +525,18 @@ def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) 
 
     t = _one_cell(rows[i])
     first = tail[0][1] if tail else None
-    if t is None or first not in ("unit", "op") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
+    if t is None or first not in ("unit", "op", "weight") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
         return False
     nxt = _one_cell(rows[i + 1])
-    return nxt is not None and (classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt))
+    if nxt is None:
+        return False
+    if first == "weight":  # 名称 | 权重 | 指标值: a number, then a value
+        second = tail[1][1] if len(tail) > 1 else None
+        nxt2 = _one_cell(rows[i + 2]) if i + 2 < len(rows) else None
+        return classify.is_number(nxt) and second in ("value", "half") and nxt2 is not None and (
+            classify.kind(nxt2) == "value"
+        )
+    return classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt)
 
 
 def _stream_rows(

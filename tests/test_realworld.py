@@ -18,7 +18,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "anhui_jinzhai_chagu_meilixiangcun_2023": (8, 8, 8, 8, 8),
     "anhui_jinzhai_kaifaqu_wuye_2021": (9, 9, 9, 9, 9),
     "anhui_luan_nongyenongcun_zhijian_2024": (7, 7, 7, 7, 7),
-    "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 9, 8, 8, 8),
+    "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 10, 9, 9, 9),
     "anhui_tai_chengguan_cheliang_ranyou_2023": (9, 9, 9, 9, 9),
     "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 14, 14, 14, 14),
     "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 19, 15, 13, 15),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.955, "value": 0.979, "levels": 0.979, "spurious": 0.033}
+FLOOR = {"recall": 0.958, "value": 0.979, "levels": 0.979, "spurious": 0.033}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
