@@ -407,7 +407,8 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
     return out
 
 
-def classify_kind(text: str) -> str:
+def _value_kind(text: str) -> str:
+    """``classify.kind`` of a value-like text; ``text`` for anything that does not look like a value."""
     from indexer import classify
 
     return classify.kind(text) if value_likeness(text) >= 0.5 else "text"
@@ -428,7 +429,7 @@ def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
         (vocab.is_level1(a) or not a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b))
         and not (vocab.is_level1(name) or vocab.is_level2(name))
         and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
-        and (bool(a) or classify_kind(value) == "value")  # without the 一级: only a full target value
+        and (bool(a) or _value_kind(value) == "value")  # without the 一级: only a full target value
     )
 
 
