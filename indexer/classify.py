@@ -94,8 +94,9 @@ def count_clutter(rows) -> int:
 
 
 def is_explanation(text: str) -> bool:
-    """A 指标解释 cell: 反映补助学生人数…"""
-    return key(text).startswith("反映") and len(key(text)) >= 6
+    """A 指标解释 or 评分标准 cell: 反映补助学生人数…, 对家庭负担减轻情况较大得10分,一般得6分"""
+    k = key(text)
+    return (k.startswith("反映") and len(k) >= 6) or (len(k) >= 8 and bool(_SCORING_RE.search(k)))
 
 
 def is_restatement(text: str) -> bool:
@@ -237,7 +238,9 @@ _RT_VALUE_RE = re.compile(
 )
 _REPEAT_RE = re.compile(r"(?<=\d)(?P<v>\d+(?:\.\d+)?[\u4e00-\u9fff%]{1,3}|[\u4e00-\u9fff]{2,6})(?P=v)(?=\d|$)")
 _FOOTNOTE_RE = re.compile(r"(?<=[\d\u4e00-\u9fff%])注\s*[:：]\s*\d")
+_QUAL_OPENER_RE = re.compile(r"(?:有所|逐步|明显|显著|进一步|不断|持续|稳步)[\u4e00-\u9fff]{2}")
 _SCORING_RE = re.compile(r"[得扣]\d+(?:\.\d+)?分")
+SCORING_RE = _SCORING_RE  # a scoring rule (得10分, 扣1分)
 _RESTATE_RE = re.compile(r"达到(?:目标|预计|预期|计划)值")
 _STATUS_RE = re.compile(r"(?:已完成|未完成|基本完成|部分完成|已达成|未达成|已达到|未达到)")
 _RT_NUM_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -355,6 +358,11 @@ def segment_run_together(text: str, need_label: bool = True) -> list[str] | None
         m = _STATUS_RE.match(simple, b)
         if m:
             values.append((m.start(), m.end()))
+    if not values and not cuts and _SCORING_RE.search(simple):
+        # a table row with a scoring rule and a qualitative target: 家庭负担率有所减轻对家庭负担…得10分
+        q = _QUAL_OPENER_RE.search(simple, 4)
+        if q and q.start() <= 20:
+            values.append((q.start(), q.end()))
     if not values and len(headers) >= 3:
         pass  # a header line written without separators
     elif len(headers) < 3:

@@ -185,6 +185,8 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
         # filled 二级 cell and before a value
         if not (at("level2") and at("value") and value_likeness(at("value")) >= 0.8):
             return None
+    if classify.is_explanation(at("value")) or classify.is_explanation(name):
+        return None  # a scoring rule or an explanation where the value or name should be: the row is shifted
     same = bool(at("value")) and at("value") == at("half")
     for role in ("value", "half"):
         v = at(role)
@@ -223,6 +225,11 @@ def _positional(cells: list[Cell], cols: Columns) -> RowParse | None:
             if role == "value_type" and not p.op_hint and classify.is_op(at(role)):
                 p.op_hint = at(role)  # an operator in a 指标性质 column is part of the value
                 continue
+            if role == "value_type" and not p.value and key(at(role)) not in classify.VALUE_TYPES and (
+                value_likeness(at(role)) >= 0.5
+            ):
+                p.value = at(role)  # the value written one column early (the row is short of a cell)
+                continue
             p.extras[label] = at(role)
     return p
 
@@ -243,6 +250,25 @@ def _right_aligned(cells: list[Cell], cols: Columns) -> RowParse | None:
     if vocab.is_level1(cells[0].text) and not (vocab.is_level2(cells[0].text) or vocab.is_ambiguous_cost(cells[0].text)):
         return None  # the row does start with its 一级 label
     return _positional([Cell("")] * shift + cells[:n], cols)
+
+
+def _later_group(cells: list[Cell]) -> list[Cell]:
+    """Two column groups side by side (中期目标 | 年度目标), the same indicator in both: keep the later
+    (年度) group, with the cells both groups share on the left (the 一级 label)."""
+    ne = [c for c in cells if c.text]
+    n = len(ne)
+    for i in range(n):
+        t = ne[i].text
+        if value_likeness(t) >= 0.5 or vocab.is_level1(t) or vocab.is_level2(t):
+            continue
+        j = next((k for k in range(i + 2, n) if ne[k].text == t), None)
+        if j is None:
+            continue
+        m = 2 * j - i - n  # label cells before the name in each group (both groups equally wide)
+        if m < 0 or i - m < 0 or j - m <= i:
+            return cells
+        return ne[: i - m] + ne[j - m :]
+    return cells
 
 
 def _classify_labels(cells: list[Cell], p: RowParse, cost_is_l1: bool) -> list[Cell]:
@@ -343,6 +369,7 @@ def parse_row(row: GridRow, cols: Columns, cost_is_l1: bool = False) -> RowParse
         return pos
 
     p = RowParse(grid=row, ix=ix)
+    cells = _later_group(cells)
     if cols.label_roles() and not ({"function", "task"} & cols.roles.keys()):
         cells = _drop_leading_fields(cells, p, cols)
     if cols.label_roles():
@@ -757,7 +784,7 @@ def _is_name(text: str) -> bool:
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
-    if _NOT_A_NAME_RE.match(text.strip()):
+    if _NOT_A_NAME_RE.match(text.strip()) or classify.is_explanation(text):
         return False  # a scoring rule (得10分,每减少…) or a glossary entry (5.年末结转和结余:指…)
     if re.match(r"\d{5,}", text.strip()):
         return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator

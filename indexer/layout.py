@@ -134,7 +134,10 @@ def title_fields(title: str) -> tuple[str, int | None]:
         return "", None
     m = _TITLE_UNIT_RE.match(t)
     y = _TITLE_YEAR_RE.search(t)
-    return (m.group("unit") if m else ""), (int(y.group(1)) if y else None)
+    unit = m.group("unit") if m else ""
+    if re.match(r"印发|下达|公布|公开|转发|批复|关于|对|做好|开展", unit):
+        unit = ""  # 关于印发XX局…: a notice's wording, not the unit
+    return unit, (int(y.group(1)) if y else None)
 
 
 def page_title(rows: list[GridRow], first: int = 15) -> str:
@@ -388,6 +391,12 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
             i = _stream_rows(rows, i, ["level1", "level2", "name", "value", None, None], out)
             continue
         roles = [vocab.header_role(c.text) for c in header]
+        q = max((k for k, r in enumerate(roles) if r == "level1"), default=0)
+        if q > 0 and len(header) - q >= 3:
+            # two headers in one run (绩效指标 | 年度指标值 | … | 一级指标 | 二级指标 | 三级指标 | 指标值): the table's
+            # own header starts at its 一级 column; the cells before it stay as they are
+            out.append(GridRow(tuple(header[:q]), line=header[0].line))
+            header, roles = header[q:], roles[q:]
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
             out.append(GridRow(tuple(c for c, _ in kept), line=header[0].line))
@@ -398,7 +407,8 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
     return out
 
 
-def classify_kind(text: str) -> str:
+def _value_kind(text: str) -> str:
+    """``classify.kind`` of a value-like text; ``text`` for anything that does not look like a value."""
     from indexer import classify
 
     return classify.kind(text) if value_likeness(text) >= 0.5 else "text"
@@ -419,7 +429,7 @@ def _headerless_stream_at(rows: list[GridRow], i: int) -> bool:
         (vocab.is_level1(a) or not a) and (vocab.is_level2(b) or vocab.is_ambiguous_cost(b))
         and not (vocab.is_level1(name) or vocab.is_level2(name))
         and value_likeness(value) >= 0.5 and value_likeness(name) < 0.8
-        and (bool(a) or classify_kind(value) == "value")  # without the 一级: only a full target value
+        and (bool(a) or _value_kind(value) == "value")  # without the 一级: only a full target value
     )
 
 
@@ -442,8 +452,8 @@ def _fits(role: str | None, text: str) -> bool:
         return classify.is_unit(text) or text.strip() in ("/", "-", "—")
     if role == "weight":
         return classify.is_number(text)
-    if role == "value_type":
-        return key(text) in classify.VALUE_TYPES
+    if role == "value_type":  # 定量/定性, or the operator some templates print there
+        return key(text) in classify.VALUE_TYPES or classify.is_op(text)
     if role in ("value", "half"):
         return not (vocab.is_level1(text) or vocab.is_level2(text))
     # other columns (实际完成值, 备注 …): values and numbers only, never a name
@@ -494,6 +504,21 @@ def _wrapped_header_at(rows: list[GridRow], i: int) -> bool:
     return False
 
 
+def _scoring_rule_ahead(rows: list[GridRow], i: int, line: int | None) -> bool:
+    """A scoring rule (得10分,每减少…) follows cell ``i`` on the same source line before any level label:
+    the cells up to it belong to one table row."""
+    from indexer import classify
+
+    k = i
+    while k < len(rows) and line is not None and rows[k].line == line and (t := _one_cell(rows[k])) is not None:
+        if vocab.is_level1(t) or vocab.is_level2(t):
+            return False
+        if classify.is_explanation(t) or classify.SCORING_RE.match(key(t)):
+            return True
+        k += 1
+    return False
+
+
 def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) -> bool:
     """Cell ``i`` is a name: text followed by what the column right after the name holds (a unit or an
     operator column)."""
@@ -501,10 +526,18 @@ def _opens_row(rows: list[GridRow], i: int, tail: list[tuple[int, str | None]]) 
 
     t = _one_cell(rows[i])
     first = tail[0][1] if tail else None
-    if t is None or first not in ("unit", "op") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
+    if t is None or first not in ("unit", "op", "weight") or i + 1 >= len(rows) or classify.kind(t) not in ("text", "qual"):
         return False
     nxt = _one_cell(rows[i + 1])
-    return nxt is not None and (classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt))
+    if nxt is None:
+        return False
+    if first == "weight":  # 名称 | 权重 | 指标值: a number, then a value
+        second = tail[1][1] if len(tail) > 1 else None
+        nxt2 = _one_cell(rows[i + 2]) if i + 2 < len(rows) else None
+        return classify.is_number(nxt) and second in ("value", "half") and nxt2 is not None and (
+            classify.kind(nxt2) == "value"
+        )
+    return classify.is_unit(nxt) if first == "unit" else classify.is_op(nxt)
 
 
 def _stream_rows(
@@ -560,6 +593,10 @@ def _stream_rows(
                 cells[l2_at] = c
             elif l1_at is not None and l1_at not in cells:
                 cells[l1_at] = c
+            elif l2_at is not None and vocab.is_level2(t) and not vocab.is_level1(t) and i + 1 < len(rows) and (
+                (nxt := _one_cell(rows[i + 1])) is not None and value_likeness(nxt) < 0.5
+            ):
+                cells[l2_at] = c  # 经济效益指标 then 社会效益指标 then a name: the first 二级 group has no rows
             else:
                 break
             i += 1
@@ -584,6 +621,9 @@ def _stream_rows(
             t = _one_cell(rows[i])
             if t is None or classify.is_end(t) or vocab.is_level1(t) or vocab.is_level2(t):
                 break
+            if role is None and _scoring_rule_ahead(rows, i, line):
+                i += 1  # a column before this row's scoring rule (指标值内容 …), on the row's own line
+                continue
             if role is None and _opens_row(rows, i, tail):
                 break  # the next row's name (its unit column follows it), not a column of this row
             if not _fits(role, t) and role in ("desc", "score", "remark") and i + 1 < len(rows) and (
@@ -669,8 +709,38 @@ def _is_clutter_row(row: GridRow) -> bool:
     return bool(ne) and all(classify.is_clutter(c.text) for _, c in ne)
 
 
+def split_header_and_data(rows: list[GridRow]) -> list[GridRow]:
+    """A row holding a table's header and its first data row (web pages that lose the row breaks):
+    ``… | 一级指标 | 二级指标 | 三级指标 | 指标值 | 产出指标 | 数量指标 | 学生受资助人数 | ≧ | 735 |`` is split
+    before the header (what precedes it: goals, an earlier header) and after it (the data row)."""
+    from indexer.classify import is_header_word
+
+    out: list[GridRow] = []
+    for row in rows:
+        cells = list(row.cells)
+        texts = [c.text for c in cells]
+        starts = [k for k, t in enumerate(texts) if vocab.header_role(t) == "level1"]
+        split = None
+        for h0 in reversed(starts):
+            h = h0
+            while h + 1 < len(texts) and texts[h + 1] and is_header_word(texts[h + 1]):
+                h += 1
+            data = [t for t in texts[h + 1 :] if t]
+            if h - h0 >= 2 and len(data) >= 3 and texts[h + 1] and (vocab.is_level1(texts[h + 1]) or vocab.is_level2(texts[h + 1])):
+                split = (h0, h + 1)
+                break
+        if split is None or len(cells) < 6:
+            out.append(row)
+            continue
+        h0, d0 = split
+        for part in (cells[:h0], cells[h0:d0], cells[d0:]):
+            if any(c.text for c in part):
+                out.append(GridRow(tuple(part), row.page, row.line, row.bbox, row.in_table, row.sheet))
+    return out
+
+
 def parse_tables(rows: list[GridRow], file: str) -> list[Table]:
-    rows = rebuild_single_cell_rows(rows)
+    rows = rebuild_single_cell_rows(split_header_and_data(rows))
     page = page_title(rows)
     tables: list[Table] = []
     builder: _TableBuilder | None = None

@@ -126,6 +126,9 @@ def test_header_fields_and_title_fields():
     assert layout.title_fields("石嘴山市疾病预防控制中心2020年项目绩效目标批复表") == ("石嘴山市疾病预防控制中心", 2020)
     assert layout.title_fields("湘西州特校2023项目支出绩效目标表公开") == ("湘西州特校", 2023)
     assert layout.title_fields("项目支出绩效目标申报表") == ("", None)
+    assert layout.title_fields("宁晋县教育局2023年项目支出绩效目标表") == ("宁晋县教育局", 2023)
+    # a notice's wording is no unit
+    assert layout.title_fields("关于印发宁晋县教育局2023年项目支出绩效目标表的通知") == ("", 2023)
 
 
 def test_title_fields_fill_a_table_without_unit_and_year():
@@ -217,3 +220,28 @@ def test_whole_document_with_yes_no_rows():
     # 年初指标值 is the first value after the unit and 指标性质 cells
     assert [(rows[k].value, rows[k].target.number) for k in (0, 2, 3)] == [("100%", 100.0), ("100%", 100.0), ("70%", 70.0)]
     assert ("党性教育培训次数", "26次") in [(r.name, r.value) for r in rows]
+
+
+def test_split_header_and_data():
+    # yunnan_yongde_mingzhong_yingyang_2022.txt, line 15 (the goal cells and the first header left out)
+    from indexer.grid import Cell, GridRow
+
+    texts = ["年度总体目标", "确保每一个学生都能享受到国家政策福利", "一级指标", "二级指标", "三级指标", "指标性质", "指标值",
+             "度量单位", "产出指标", "数量指标", "学生受资助人数", "≧", "735", "人次"]
+    rows = layout.split_header_and_data([GridRow(tuple(Cell(t, 15) for t in texts), line=15)])
+    assert [[c.text for c in r.cells] for r in rows] == [texts[:2], texts[2:8], texts[8:]]
+    out = layout.parse_tables(rows, "yongde.txt")
+    assert [(r.level1, r.level2, r.name, r.value) for t in out for r in t.rows] == [
+        ("产出指标", "数量指标", "学生受资助人数", "≧735人次"),
+    ]
+
+
+def test_side_by_side_groups_keep_the_annual_one():
+    # guangdong_dongguan_jiaotong_zhenjilianwanglu_2019.txt, lines 16-24: 中期 | 年度 column groups
+    text = (REALWORLD / "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019.txt").read_text(encoding="utf-8")
+    rows = [r for t in layout.parse_tables(rows_from_text(text), "dg.txt") for r in t.rows]
+    assert [(r.level1, r.level2, r.name, r.value) for r in rows[:3]] == [
+        ("预期产出指标", "数量指标(或建筑规模指标)", "镇街补助款完成结算项目数", "3"),
+        ("预期产出指标", "质量指标", "补助款结算误差率", "±3%以内"),
+        ("预期产出指标", "时效指标(工期指标、形象进度指标)", "结算款支付及时性", "及时"),
+    ]

@@ -18,14 +18,14 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "anhui_jinzhai_chagu_meilixiangcun_2023": (8, 8, 8, 8, 8),
     "anhui_jinzhai_kaifaqu_wuye_2021": (9, 9, 9, 9, 9),
     "anhui_luan_nongyenongcun_zhijian_2024": (7, 7, 7, 7, 7),
-    "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 9, 8, 8, 8),
+    "anhui_suixi_minzheng_linshijiuzhu_2019": (9, 10, 9, 9, 9),
     "anhui_tai_chengguan_cheliang_ranyou_2023": (9, 9, 9, 9, 9),
     "anhui_xiaoxian_zhangzhuangzhai_tesezhongyang_2023": (14, 14, 14, 14, 14),
     "chongqing_kexuecheng_rongmeiti_zhengti_2021": (19, 19, 15, 13, 15),
     "fujian_fuzhou_jinan_yuefeng_baisui_2024": (5, 5, 5, 4, 5),
     "fujian_ningde_rencaiyizhan_2023": (5, 5, 5, 5, 5),
     "fujian_xiuyu_shuili_2025": (4, 4, 3, 2, 3),
-    "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 3),
+    "guangdong_dongguan_jiaotong_zhenjilianwanglu_2019": (6, 6, 6, 6, 6),
     "guangxi_wuzhou_yunwei_prose_2024": (6, 6, 6, 6, 6),
     "hainan_shangwu_huizhan_jiangli_2022": (1, 1, 1, 1, 1),
     "hebei_handan_kunnanqunzhong_jiuzhu_2019": (3, 0, 0, 0, 0),
@@ -37,7 +37,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "hubei_jingmen_wenlv_wenwubaohu_2022": (9, 9, 9, 9, 9),
     "hubei_qianlima_xiaoyuanweixiu_prose_2022": (9, 9, 9, 9, 9),
     "hunan_nanxian_jikong_gongwei_2025": (3, 3, 3, 3, 3),
-    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 11, 8, 8, 8),
+    "hunan_xiangxi_tejiao_huoshifei_2023": (10, 10, 10, 10, 10),
     "neimenggu_wuhai_gongxiaoshe_2021": (11, 11, 11, 11, 11),
     "neimenggu_zhalaite_jianchayuan_2025": (15, 16, 15, 15, 15),
     "ningxia_shizuishan_jikong_yimiao_2020": (13, 13, 13, 13, 13),
@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "sichuan_daying_shuangxin_chuangcheng_2020": (6, 6, 6, 6, 6),
     "sichuan_dyrmt_baozhang_runtogether": (4, 4, 4, 4, 4),
     "sichuan_dyrmt_tielu_huanjing_zipingbiao": (8, 8, 8, 8, 7),
-    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 9, 9, 8, 8),
+    "sichuan_zhongjiang_shuili_shuibiaochi_2022": (9, 9, 9, 9, 9),
     "tianjin_hebeiqu_fayuan_2023": (11, 11, 11, 11, 11),
     "tianjin_mirror_chengguanwei_bingmei_2020": (11, 11, 11, 11, 11),
     "tianjin_nankai_shengwu_shiyanjiaoxue_2018": (9, 9, 9, 9, 9),
@@ -60,12 +60,12 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "yunnan_jingdong_minzheng_dibao_2022": (10, 10, 10, 10, 10),
     "yunnan_lijiang_guchengqu_weipian_2020": (5, 5, 5, 5, 5),
     "yunnan_nanhua_yejun_jiagongchejian_zipingbiao": (5, 5, 5, 5, 4),
-    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 9, 8, 9),
+    "yunnan_yongde_mingzhong_yingyang_2022": (9, 9, 9, 9, 9),
     "zhejiang_linhai_lvhua_yanghu_2024": (7, 7, 7, 7, 7),
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.951, "value": 0.974, "levels": 0.969, "spurious": 0.04}
+FLOOR = {"recall": 0.958, "value": 0.979, "levels": 0.979, "spurious": 0.033}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
