@@ -1,4 +1,4 @@
-"""Latency of ``Engine.ask`` over the whole question set (eval/questions.jsonl).
+"""Latency of ``Engine.ask`` over the whole question set (search/evaluation/data/questions.jsonl).
 
     .venv/bin/python benchmarks/bench_ask.py --index /tmp/qa          # existing index
     .venv/bin/python benchmarks/bench_ask.py                          # builds one from corpus/
@@ -75,7 +75,7 @@ def table(results: dict[str, dict[str, list[float]]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="问答延迟基准（p50/p95）")
     ap.add_argument("--index", default=None, help="索引目录（不指定则从 corpus/ 临时构建）")
-    ap.add_argument("--questions", default=None, help="问题集（默认 eval/questions.jsonl）")
+    ap.add_argument("--questions", default=None, help="问题集（默认：search/evaluation/data/ 中的两个问题集）")
     ap.add_argument("--repeat", type=int, default=3, help="每个问题计时次数")
     args = ap.parse_args(argv)
 

@@ -21,7 +21,7 @@ latter being what a busy machine does not distort.  "Compute limit" is the passa
 if every FLOP ran at the float32 matmul speed measured here with numpy (the
 model's FLOPs per passage counted from its real token lengths, padding excluded).
 
-Queries: the labelled queries of ``eval/queries.jsonl`` encoded one at a time
+Queries: the labelled queries of ``search/evaluation/data/queries.jsonl`` encoded one at a time
 (as ``perfsearch search`` does) by torch, ONNX fp32 and ONNX int8 on one thread:
 median latency, CPU ms per query, speed-up and cosine to torch.
 Only prints; asserts nothing.

@@ -1,11 +1,11 @@
-"""Write eval/questions_staff.jsonl: questions typed the way budget staff type them.
+"""Write search/evaluation/data/questions_staff.jsonl: questions typed the way budget staff type them.
 
 Each case below was written from reading the documents in corpus/ (the answers
 are the values printed in those files), with several phrasings of the same
 intent: short, colloquial, short unit names (装备办/电教馆/监测中心/经开区),
 mixed Chinese/English, a few typos, and names that are not in the index.
 Run ``python eval/make_staff_questions.py`` after editing; the JSONL is the
-file ``perfsearch eval --ask --ask-questions eval/questions_staff.jsonl`` reads.
+file ``perfsearch eval --ask`` reads (with search/evaluation/data/questions.jsonl).
 """
 
 from __future__ import annotations
@@ -564,7 +564,7 @@ def main() -> None:
             out.append({"id": f"{prefix}-{i}", "question": q, "intent": intent, "expect": expect})
     for i, (intent, expect, q) in enumerate(SINGLES, 1):
         out.append({"id": f"held-{i}", "question": q, "intent": intent, "expect": expect})
-    path = Path(__file__).resolve().parent / "questions_staff.jsonl"
+    path = Path(__file__).resolve().parents[1] / "search" / "evaluation" / "data" / "questions_staff.jsonl"
     path.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in out), encoding="utf-8")
     print(f"{len(out)} 个问题 -> {path}")
 

@@ -5,7 +5,7 @@ Layout::
     index/
       manifest.json          format version, package versions, per-file hashes,
                              the current generation's file names (db, vectors, bm25)
-      docs-<gen>.sqlite      documents, tables and indicator rows
+      docs-<gen>.sqlite      documents (tables and indicator rows as JSON, one record per file)
       ...                    search artefacts written by ``search`` (see manifest["artifacts"])
 
 Every write creates files for a new generation next to the old ones and then
@@ -46,7 +46,6 @@ from indexer.model import (
     SourceRef,
     Table,
     Target,
-    row_to_json,
 )
 
 log = logging.getLogger(__name__)
@@ -243,12 +242,6 @@ CREATE TABLE documents (
     file TEXT PRIMARY KEY, sha256 TEXT NOT NULL, path TEXT, title TEXT, unit TEXT,
     year INTEGER, region TEXT, fmt TEXT, n_tables INTEGER, n_rows INTEGER, data TEXT NOT NULL
 );
-CREATE TABLE rows (
-    id INTEGER PRIMARY KEY, file TEXT NOT NULL, table_idx INTEGER, row_idx INTEGER,
-    unit TEXT, year INTEGER, kind TEXT, project TEXT, function TEXT, level1 TEXT, level2 TEXT,
-    task TEXT, name TEXT, half_year TEXT, value TEXT, json TEXT NOT NULL
-);
-CREATE INDEX rows_file ON rows(file);
 """
 
 
@@ -531,8 +524,7 @@ def _write_db(path: Path, docs: list[Document], paths: dict[str, str]) -> None:
     con = sqlite3.connect(path)
     try:
         con.executescript(_SCHEMA)
-        rid = 0
-        for d in docs:
+        for d in docs:  # rows live inside ``data``; search reads them from its own chunk table
             con.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -540,18 +532,6 @@ def _write_db(path: Path, docs: list[Document], paths: dict[str, str]) -> None:
                     len(d.tables), len(d.rows), json.dumps(document_to_dict(d), ensure_ascii=False),
                 ),
             )
-            for ti, t in enumerate(d.tables):
-                for ri, r in enumerate(t.rows):
-                    rid += 1
-                    j = row_to_json(d, t, r)
-                    con.execute(
-                        "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (
-                            rid, d.file, ti, ri, j["unit"], j["year"], j["table"], j["project"], r.function,
-                            r.level1, r.level2, r.task, r.name, r.half_year, r.value,
-                            json.dumps(j, ensure_ascii=False),
-                        ),
-                    )
         con.commit()
         con.execute("PRAGMA journal_mode=DELETE")
     finally:

@@ -174,8 +174,12 @@ def test_engine_declares_all_its_state(index):
 
     engine = Engine.open(index, model=FAKE)
     declared = set(vars(engine))
-    engine.search("满意度")
+    retriever = engine.retriever()
+    retriever_declared, table_declared = set(vars(retriever)), set(vars(retriever.chunks))
+    engine.search("满意度", filters={"level1": "满意度指标"}, matches_only=True)
     engine.ask("哪些单位设定了满意度≥90%？")
     engine.suggest("学生资助")
     assert set(vars(engine)) == declared
+    assert set(vars(retriever)) == retriever_declared and set(vars(retriever.chunks)) == table_declared
+    assert retriever._names and retriever._facts_cache and retriever.chunks.canonical_levels is not None
     assert engine._suggest_catalog is not None and engine._qa_ctx is not None and engine._search_cache is not None

@@ -1,6 +1,6 @@
 """Retrieval evaluation: Recall@k, MRR and nDCG@k for BM25, dense and hybrid.
 
-Labels (``eval/queries.jsonl``, one JSON object per line)::
+Labels (``search/evaluation/data/queries.jsonl`` by default, one JSON object per line)::
 
     {"id": "q01", "type": "exact", "query": "预算执行率",
      "filters": {"unit": "..."},                       # optional, same keys as Filters
@@ -31,10 +31,11 @@ from typing import Any
 
 from indexer.model import Document
 from indexer.normalize import key
+from search.evaluation.data import QUERIES
 
 log = logging.getLogger(__name__)
 
-DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "eval" / "queries.jsonl"
+DEFAULT_QUERIES = QUERIES
 MODES = ("bm25", "dense", "hybrid")
 MODE_LABELS = {"bm25": "BM25 关键词", "dense": "向量语义", "hybrid": "混合（RRF）"}
 TYPE_LABELS = {

@@ -1,4 +1,5 @@
-"""Accuracy of question answering on a labelled question file (eval/questions.jsonl).
+"""Accuracy of question answering on labelled question files (default: the package data
+``search/evaluation/data/questions.jsonl`` and ``questions_staff.jsonl``).
 
 Each line: ``{"id", "question", "intent", "expect": {...}}``.  A question is
 correct when the intent matches and every key in ``expect`` holds exactly:
@@ -12,8 +13,8 @@ correct when the intent matches and every key in ``expect`` holds exactly:
 * ``answer_contains`` / ``answer_excludes``: substrings of the answer text;
 * ``fallback``: the answer is the plain fallback ("未能理解为结构化问题…").
 
-``python -m search.evaluation.qa_evaluate --index DIR [--tune]`` prints accuracy per
-intent; ``--tune`` sweeps the semantic threshold of concept matching.
+``perfsearch eval --ask`` prints accuracy per intent; ``tune_threshold`` sweeps the
+semantic threshold of concept matching (``scripts/tune_qa_threshold.py``).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search.evaluation.data import QUESTIONS, STAFF_QUESTIONS
 from search.qa.question import INTENTS
 
 log = logging.getLogger(__name__)
 
-_EVAL_DIR = Path(__file__).resolve().parents[2] / "eval"
 # the original question set and the set typed the way budget staff type (eval/make_staff_questions.py)
-DEFAULT_QUESTIONS = _EVAL_DIR / "questions.jsonl"
-STAFF_QUESTIONS = _EVAL_DIR / "questions_staff.jsonl"
+DEFAULT_QUESTIONS = QUESTIONS
 DEFAULT_QUESTION_FILES = (DEFAULT_QUESTIONS, STAFF_QUESTIONS)
 THRESHOLD_GRID = (
     0.90,
@@ -202,8 +202,8 @@ def evaluate(ask: Callable[[str], dict[str, Any]], questions: Sequence[dict[str,
 
 
 def evaluate_engine(engine: Any, path: Path | str | None = None) -> QAReport:
-    """Accuracy per intent of ``engine.ask`` on the question file (default: eval/questions.jsonl
-    and eval/questions_staff.jsonl)."""
+    """Accuracy per intent of ``engine.ask`` on the question file ``path`` (default: both
+    packaged question sets, ``DEFAULT_QUESTION_FILES``)."""
     return evaluate(lambda q: engine.ask(q).to_json(), load_questions(path))
 
 
@@ -221,29 +221,3 @@ def tune_threshold(engine: Any, path: Path | str | None = None, grid: Sequence[f
     finally:
         ctx.matcher.threshold = original
     return out
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    from search.engine import Engine
-
-    ap = argparse.ArgumentParser(description="问答准确率评测（按意图统计）")
-    ap.add_argument("--index", default=None, help="索引目录")
-    ap.add_argument("--questions", default=None, help="问题集（默认 eval/questions.jsonl 与 eval/questions_staff.jsonl）")
-    ap.add_argument("--tune", action="store_true", help="扫描语义匹配阈值")
-    ap.add_argument("--json", action="store_true", help="输出 JSON")
-    args = ap.parse_args(argv)
-    engine = Engine(args.index)
-    if args.tune:
-        for t, rep in tune_threshold(engine, args.questions):
-            print(f"阈值 {t:.3f}：{rep.correct}/{rep.total} = {rep.accuracy:.1%}  "
-                  + " ".join(f"{f['id']}" for f in rep.failures))  # fmt: skip
-        return 0
-    rep = evaluate_engine(engine, args.questions)
-    print(json.dumps(rep.to_json(), ensure_ascii=False, indent=2) if args.json else rep.table())
-    return 0 if not rep.failures else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Cosine (query-prompt embeddings of both sides) a name needs to match a
-# concept semantically.  Tuned on eval/questions.jsonl (62 questions, 4 of them
-# worded unlike any name) with ``python -m search.evaluation.qa_evaluate --tune``:
+# concept semantically.  Tuned on search/evaluation/data/questions.jsonl (62 questions, 4 of them
+# worded unlike any name) with ``scripts/tune_qa_threshold.py``:
 # accuracy is 100% only for 0.956-0.966.  Below, wrong neighbours join
 # (参保率 for 参保人员数量 at 0.955, 覆盖学校数 for 覆盖率 at 0.947); above,
 # semantic-only matches are lost (问题整改落实率 for 整改率 at 0.966).

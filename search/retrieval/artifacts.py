@@ -35,6 +35,7 @@ from indexer.model import Document
 from search.retrieval.bm25 import BM25Config, BM25Index
 from search.retrieval.chunks import CHUNK_VERSION, ROW, Chunk, ChunkTable, build_chunks
 from search.retrieval.dense import DenseConfig, DenseIndex
+from search.retrieval.errors import ModelLoadError, SearchError  # noqa: F401 - SearchError re-exported
 from search.retrieval.tokenize import TokenizerConfig, tokenize_fields
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ log = logging.getLogger(__name__)
 ARTIFACTS_VERSION = 1
 EMBED_BATCH = 64
 PROGRESS_MIN = 200  # show a progress bar when embedding at least this many chunks
-
-
-class SearchError(Exception):
-    """A search index cannot be built or used; the message is Chinese and says how to fix it."""
-
-
-class ModelLoadError(SearchError):
-    """The embedding model cannot be loaded (offline, missing directory ...)."""
 
 
 # -- models ----------------------------------------------------------------------------

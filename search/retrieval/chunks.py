@@ -10,7 +10,7 @@ A chunk carries
 - ``hash``: a model-independent content hash of the dense passage, so an
   unchanged row is never embedded twice (embeddings are reused by hash).
 
-The texts were chosen by measuring on ``eval/queries.jsonl`` (see ``row_texts``).
+The texts were chosen by measuring on ``search/evaluation/data/queries.jsonl`` (see ``row_texts``).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def _fields(parts: Iterable[str]) -> tuple[str, ...]:
 def row_texts(doc: Document, table: Table, row: IndicatorRow) -> tuple[tuple[str, ...], str]:
     """(bm25_fields, dense_text) of an indicator row.
 
-    Measured on eval/queries.jsonl: BM25 works best on the name (counted twice)
+    Measured on search/evaluation/data/queries.jsonl: BM25 works best on the name (counted twice)
     with its 二级 label, 重点工作 and project; the unit, the generic 一级 label and
     the value only add noise there.  The dense passage is the name followed by
     二级 label, 重点工作, 核心职能, project and unit (the 一级 label and the value
@@ -248,6 +248,7 @@ class ChunkTable:
         self.columns = columns
         self._payload = payload
         self.offsets = offsets
+        self.canonical_levels: Any = None  # cache of search.retrieval.filters.canonical_level_columns
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])

@@ -12,6 +12,8 @@ Index kinds, chosen automatically from the number of vectors (configurable):
 - ``hnsw``: approximate ``IndexHNSWFlat`` inside ``IndexIDMap2``; FAISS cannot
   remove from HNSW, so removals rebuild it from the stored vectors.
 
+Each is built from a ``faiss.index_factory`` description (``IDMap2,Flat`` ...).
+
 Filtered searches never lose recall: when the allowed set is small the search is
 exact over the allowed vectors; otherwise FAISS searches with a bitmap
 ``IDSelector`` and falls back to the exact path if it returns too few hits.
@@ -111,16 +113,12 @@ class DenseIndex:
         dim = int(vectors.shape[1]) if vectors.ndim == 2 and vectors.shape[1] else int(dim or 0)
         kind = choose_kind(n, config) if n else "flat"  # nothing to train an approximate index on
         meta: dict[str, Any] = {"trained_n": n}
-        if kind == "flat":
-            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        elif kind == "hnsw":
-            h = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            h.hnsw.efConstruction = config.ef_construction
-            index = faiss.IndexIDMap2(h)
-        else:
-            nlist = min(auto_nlist(n, config), max(1, n))
-            quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        nlist = min(auto_nlist(n, config), max(1, n)) if kind == "ivf" else 0
+        spec = {"flat": "IDMap2,Flat", "hnsw": f"IDMap2,HNSW{config.hnsw_m},Flat", "ivf": f"IVF{nlist},Flat"}[kind]
+        index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+        if kind == "hnsw":
+            faiss.downcast_index(index.index).hnsw.efConstruction = config.ef_construction
+        elif kind == "ivf":
             sample = _training_sample(vectors, nlist)
             log.info("training IVF index: %d lists on %d vectors", nlist, len(sample))
             index.train(sample)

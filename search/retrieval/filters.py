@@ -112,7 +112,7 @@ def allowed_mask(table: ChunkTable, filters: Filters | None) -> np.ndarray | Non
 def canonical_level_columns(table: ChunkTable) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
     """The canonical 一级/二级 label of every chunk, beside the labels as written (computed once
     per chunk table from its distinct (一级, 二级) pairs): (values1, codes1, values2, codes2)."""
-    cached = getattr(table, "_canonical_levels", None)
+    cached = table.canonical_levels
     if cached is not None:
         return cached
     v1, c1 = table.columns["level1"]
@@ -127,7 +127,7 @@ def canonical_level_columns(table: ChunkTable) -> tuple[list[str], np.ndarray, l
     codes1 = np.array([i1[a] for a, _ in canon], dtype=np.int32)[inverse.reshape(-1)]
     codes2 = np.array([i2[b] for _, b in canon], dtype=np.int32)[inverse.reshape(-1)]
     result = (out1, codes1, out2, codes2)
-    table._canonical_levels = result  # type: ignore[attr-defined]
+    table.canonical_levels = result
     return result
 
 

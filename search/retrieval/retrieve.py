@@ -78,7 +78,7 @@ def rrf_weights(query: str, short_dense_weight: float) -> tuple[float, float]:
 # A chunk is a *match* for a query when
 #   - its BM25 terms cover more than half of the query's characters (``BM25_COVERAGE``), or
 #   - its dense cosine similarity reaches the floor calibrated for the embedding model.
-# The dense floor of the default model was set on eval/queries.jsonl and nonsense strings
+# The dense floor of the default model was set on search/evaluation/data/queries.jsonl and nonsense strings
 # (docs/readme-web.md): the best match of nonsense ("qzxv乱码测试", "今天晚饭吃什么",
 # "量子纠缠火星移民", "asdfghjkl") has similarity <= 0.854, the best match of 58 of the 59
 # labelled queries >= 0.871; with the floor at 0.868 and the BM25 rule, 223 of the 229
@@ -145,6 +145,10 @@ class HybridRetriever:
         self.options = options or RetrievalOptions()
         self._by_slot = np.argsort(chunks.slot, kind="stable")
         self._sorted_slots = chunks.slot[self._by_slot]
+        # caches of this generation
+        self._batcher = QueryBatcher(self._encode_now, cache_size=_query_cache_size)  # query vectors
+        self._facts_cache: dict[int, tuple[tuple, str]] = {}  # position -> (copy identity, name key)
+        self._names: dict[str, frozenset[int]] | None = None  # name key -> positions (see _name_positions)
 
     @property
     def model_id(self) -> str:
@@ -171,10 +175,7 @@ class HybridRetriever:
         return out
 
     def _encode(self, queries: Sequence[str]) -> np.ndarray:
-        batcher = self.__dict__.get("_batcher")
-        if batcher is None:
-            batcher = self.__dict__.setdefault("_batcher", QueryBatcher(self._encode_now, cache_size=_query_cache_size))
-        return batcher.encode(list(queries))
+        return self._batcher.encode(list(queries))
 
     def _encode_now(self, queries: list[str]) -> np.ndarray:
         threads = self.options.query_threads if len(queries) < 8 else 0
@@ -253,7 +254,7 @@ class HybridRetriever:
 
     def _facts(self, p: int) -> tuple[tuple, str]:
         """(copy identity, normalised name) of chunk ``p``, parsed once per retriever."""
-        cache = self.__dict__.setdefault("_facts_cache", {})
+        cache = self._facts_cache
         f = cache.get(p)
         if f is None:
             row = self.chunks.row(p)
@@ -265,12 +266,12 @@ class HybridRetriever:
     def _name_positions(self) -> dict[str, frozenset[int]] | None:
         """Normalised indicator name -> chunk positions, built once per retriever (None for a
         collection too large to keep it: ``_exact_first`` then checks each candidate)."""
-        names = self.__dict__.get("_names")
+        names = self._names
         if names is None and len(self.chunks) <= 500_000:
             groups: dict[str, set[int]] = {}
             for p in range(len(self.chunks)):
                 groups.setdefault(self._facts(p)[1], set()).add(p)
-            names = self.__dict__.setdefault("_names", {k: frozenset(v) for k, v in groups.items()})
+            names = self._names = {k: frozenset(v) for k, v in groups.items()}
         return names
 
     def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:

@@ -15,7 +15,7 @@ way the documents were:
   ``#`` so they never collide with words), which catches phrasings the
   dictionary splits differently (满不满意 ~ 满意).
 
-Measured on eval/queries.jsonl (BM25 alone, nDCG@10): search mode 0.820 vs plain
+Measured on search/evaluation/data/queries.jsonl (BM25 alone, nDCG@10): search mode 0.820 vs plain
 cut 0.731; adding bigrams to search mode 0.817 (no gain), so the default is
 search mode without bigrams.
 """
@@ -58,7 +58,7 @@ _tokenizer = None
 @dataclass(frozen=True)
 class TokenizerConfig:
     mode: str = "search"  # "search" | "cut"
-    bigrams: bool = False  # measured: no gain over search mode on eval/queries.jsonl
+    bigrams: bool = False  # measured: no gain over search mode on search/evaluation/data/queries.jsonl
     hmm: bool = True
     version: int = TOKENIZER_VERSION
 

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from search.retrieval.artifacts import SearchError
+from search.retrieval.errors import SearchError
 
 if TYPE_CHECKING:
     from indexer.model import Document
