@@ -28,7 +28,7 @@ import numpy as np
 from indexer.normalize import key
 from search.drafting.cluster import cluster_rows
 from search.retrieval import retrieve as retrieve_module
-from search.retrieval.artifacts import SearchError
+from search.retrieval.errors import SearchError
 from search.retrieval.filters import Filters
 from search.retrieval.fuse import FUSIONS
 from search.retrieval.milvus.expr import filter_expr, needs_recheck
