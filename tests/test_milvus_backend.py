@@ -165,6 +165,19 @@ def test_ask_gives_identical_answers(milvus_engine, faiss_engine):
     assert differ == []
 
 
+def test_suggestions_and_web_filter_choices_are_identical(milvus_engine, faiss_engine):
+    from ui.handlers import filter_choices
+
+    def names(result):
+        return [(g.level1, g.level2, sorted(x.name for x in g.suggestions)) for g in result.groups]
+
+    for text in ("教师培训", "信息化运维项目", "学生资助"):
+        # the same suggestions in the same groups (their order follows the fake encoder's dense ties)
+        got, want = names(milvus_engine.suggest(text)), names(faiss_engine.suggest(text))
+        assert got == want and len(got) >= 3, text
+    assert filter_choices(milvus_engine) == filter_choices(faiss_engine)
+
+
 def test_eval_figures_within_001(milvus_engine, faiss_engine):
     from search.evaluation.qa_evaluate import evaluate_engine
 
