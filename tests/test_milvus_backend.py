@@ -149,6 +149,25 @@ def test_server_side_fusion_respects_filters(milvus_engine):
     assert all("满意" in h.row["name"] for h in res.hits[:3])
 
 
+def test_milvus_lite_always_gets_the_exact_index(milvus_engine, docs, tmp_path):
+    """Milvus Lite's HNSW filters after the graph search and lost every hit of a selective
+    filter on 10⁵ rows, so Lite (file or gRPC server) always uses FLAT; a server gets HNSW
+    above the threshold."""
+    from search.retrieval.milvus import schema as S
+    from search.retrieval.milvus.store import MilvusIndex
+
+    index = milvus_engine.backend.index()
+    assert index.is_lite() and index.meta()["dense_index"] == "FLAT"
+    params = S.IndexParams(exact_threshold=10)
+    assert params.dense_index(100, local=True)["index_type"] == "FLAT"
+    assert params.dense_index(100)["index_type"] == "HNSW" and params.dense_index(10)["index_type"] == "FLAT"
+    small = MilvusIndex(index.settings.__class__(str(tmp_path / "s.db")), params=params)
+    from search.retrieval.chunks import build_chunks
+
+    small.write(build_chunks(docs[:2]), milvus_engine.retriever().encoder)
+    assert small.meta()["dense_index"] == "FLAT"
+
+
 def test_row_by_position_is_the_embedded_row(milvus_engine, faiss_engine):
     r_m, r_f = milvus_engine.retriever(), faiss_engine.retriever()
     for p in (0, 7, 123, 400):
