@@ -149,6 +149,25 @@ def test_server_side_fusion_respects_filters(milvus_engine):
     assert all("满意" in h.row["name"] for h in res.hits[:3])
 
 
+def test_milvus_lite_always_gets_the_exact_index(milvus_engine, docs, tmp_path):
+    """Milvus Lite's HNSW filters after the graph search and lost every hit of a selective
+    filter on 10⁵ rows, so Lite (file or gRPC server) always uses FLAT; a server gets HNSW
+    above the threshold."""
+    from search.retrieval.milvus import schema as S
+    from search.retrieval.milvus.store import MilvusIndex
+
+    index = milvus_engine.backend.index()
+    assert index.is_lite() and index.meta()["dense_index"] == "FLAT"
+    params = S.IndexParams(exact_threshold=10)
+    assert params.dense_index(100, local=True)["index_type"] == "FLAT"
+    assert params.dense_index(100)["index_type"] == "HNSW" and params.dense_index(10)["index_type"] == "FLAT"
+    small = MilvusIndex(index.settings.__class__(str(tmp_path / "s.db")), params=params)
+    from search.retrieval.chunks import build_chunks
+
+    small.write(build_chunks(docs[:2]), milvus_engine.retriever().encoder)
+    assert small.meta()["dense_index"] == "FLAT"
+
+
 def test_row_by_position_is_the_embedded_row(milvus_engine, faiss_engine):
     r_m, r_f = milvus_engine.retriever(), faiss_engine.retriever()
     for p in (0, 7, 123, 400):
@@ -163,6 +182,19 @@ def test_ask_gives_identical_answers(milvus_engine, faiss_engine):
     questions = [q["question"] for q in load_questions()][:60]
     differ = [q for q in questions if milvus_engine.ask(q).to_json() != faiss_engine.ask(q).to_json()]
     assert differ == []
+
+
+def test_suggestions_and_web_filter_choices_are_identical(milvus_engine, faiss_engine):
+    from ui.handlers import filter_choices
+
+    def names(result):
+        return [(g.level1, g.level2, sorted(x.name for x in g.suggestions)) for g in result.groups]
+
+    for text in ("教师培训", "信息化运维项目", "学生资助"):
+        # the same suggestions in the same groups (their order follows the fake encoder's dense ties)
+        got, want = names(milvus_engine.suggest(text)), names(faiss_engine.suggest(text))
+        assert got == want and len(got) >= 3, text
+    assert filter_choices(milvus_engine) == filter_choices(faiss_engine)
 
 
 def test_eval_figures_within_001(milvus_engine, faiss_engine):

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from search.retrieval.backends.base import IndexBackend
-from search.retrieval.milvus.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +88,7 @@ class MilvusBackend(IndexBackend):
     # -- reading -------------------------------------------------------------------
     def is_current(self, manifest, model_id: str) -> bool:
         from search.retrieval.chunks import CHUNK_VERSION
+        from search.retrieval.milvus.schema import SCHEMA_VERSION
 
         arts = manifest.artifacts or {}
         entry = arts.get("milvus") or {}
@@ -101,6 +101,7 @@ class MilvusBackend(IndexBackend):
 
     def retriever(self, manifest, encoder):
         from search.retrieval.milvus.retriever import MilvusRetriever
+        from search.retrieval.milvus.schema import SCHEMA_VERSION
         from search.retrieval.retrieve import ModelMismatchError, RetrievalOptions, SearchIndexMissing
 
         arts = manifest.artifacts or {}

@@ -27,7 +27,8 @@ import numpy as np
 
 from indexer.normalize import key
 from search.drafting.cluster import cluster_rows
-from search.retrieval.artifacts import SearchError
+from search.retrieval import retrieve as retrieve_module
+from search.retrieval.errors import SearchError
 from search.retrieval.filters import Filters
 from search.retrieval.fuse import FUSIONS
 from search.retrieval.milvus.expr import filter_expr, needs_recheck
@@ -36,6 +37,7 @@ from search.retrieval.retrieve import (
     BM25_COVERAGE,
     MODES,
     HybridRetriever,
+    QueryBatcher,
     RetrievalOptions,
     SearchResult,
     _encode_pool,
@@ -108,6 +110,10 @@ class MilvusRetriever(HybridRetriever):
         self.options = options or RetrievalOptions()
         self.server_fusion = server_fusion
         self.chunks = _Rows(index)  # type: ignore[assignment]
+        # the caches HybridRetriever declares (its __init__ needs the faiss chunk table)
+        self._batcher = QueryBatcher(self._encode_now, cache_size=retrieve_module._query_cache_size)
+        self._facts_cache: dict[int, tuple[tuple, str]] = {}
+        self._names: dict[str, frozenset[int]] | None = None
 
     def row(self, position: int) -> dict[str, Any]:
         return self.chunks.row(position)

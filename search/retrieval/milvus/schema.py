@@ -55,15 +55,18 @@ ROW_FIELDS = [*HIT_FIELDS, "row"]
 @dataclass(frozen=True)
 class IndexParams:
     """Vector index settings: exact FLAT search up to ``exact_threshold`` chunks (the
-    embedded backend's default too), HNSW above."""
+    embedded backend's default too), HNSW above -- on a Milvus server.  Milvus Lite
+    always gets FLAT: its HNSW filters *after* the graph search, so a selective
+    filter (one unit among 10⁵ rows) returned no hit at all (measured on the 100k
+    benchmark collection: 0 of 106 matching rows with ef=128), while FLAT is exact."""
 
     exact_threshold: int = 50_000
     hnsw_m: int = 32
     ef_construction: int = 80
     ef_search: int = 128
 
-    def dense_index(self, n_chunks: int) -> dict[str, Any]:
-        if n_chunks <= self.exact_threshold:
+    def dense_index(self, n_chunks: int, local: bool = False) -> dict[str, Any]:
+        if local or n_chunks <= self.exact_threshold:
             return {"index_type": "FLAT", "metric_type": "IP", "params": {}}
         return {"index_type": "HNSW", "metric_type": "IP",
                 "params": {"M": self.hnsw_m, "efConstruction": self.ef_construction}}

@@ -87,6 +87,17 @@ class MilvusIndex:
         self._vocab_cache: dict[str, tuple[int, int]] = {}
         self._meta_cache: dict[str, Any] | None = None
         self._loaded: set[str] = set()
+        self._lite: bool | None = None
+
+    def is_lite(self) -> bool:
+        """Milvus Lite (a local file, or its gRPC server): see ``IndexParams``."""
+        if self._lite is None:
+            try:
+                version = str(self.client.get_server_version())
+            except Exception:  # noqa: BLE001 - an old server without the call is not Lite
+                version = ""
+            self._lite = self.settings.local or version.startswith("milvus_lite")
+        return self._lite
 
     def name(self, collection: str) -> str:
         name = self.settings.collection(collection)
@@ -130,7 +141,7 @@ class MilvusIndex:
 
     def _ensure_chunks(self, dim: int, n_chunks: int) -> str:
         """Create the chunk collections when missing; returns the dense index type."""
-        dense = self.params.dense_index(n_chunks)
+        dense = self.params.dense_index(n_chunks, self.is_lite())
         index_type = self.meta().get("dense_index") or dense["index_type"]
         if index_type != dense["index_type"]:
             dense = self.params.dense_index(0 if index_type == "FLAT" else 10**12)
