@@ -183,7 +183,8 @@ def test_documents_table_and_rows(h, engine):
     assert all(hit["source"]["page"] for hit in hits)
 
 
-PROSE_DOC = "chongqing_kexuecheng_rongmeiti_zhengti_2021.txt"  # no indicator table recognised: 4 passages
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PROSE_DOC = "chacewang_xinqu_jixiaoguanli_2022.txt"  # a real notice page without a table: 1 passage (tests/fixtures)
 CLUTTER_DOC = "fujian_fuzhou_jinan_yuefeng_baisui_2024.txt"  # 5 rows without levels, 3 clutter lines
 
 
@@ -193,7 +194,7 @@ def docs_engine(tmp_path_factory):
     from search.engine import Engine
 
     eng = Engine.open(copy_ui_index(tmp_path_factory, "ui-docs"))
-    report = eng.ingest([CORPUS / "realworld" / PROSE_DOC, CORPUS / "realworld" / CLUTTER_DOC])
+    report = eng.ingest([FIXTURES / PROSE_DOC, CORPUS / "realworld" / CLUTTER_DOC])
     assert not report.errors
     return eng
 
@@ -202,22 +203,22 @@ def test_document_view_shows_the_parse_report_and_the_passages(h, docs_engine):
     frame, keys = h.documents_table(docs_engine)
     assert len(frame) == len(keys) == 7  # 5 tables of the UI corpus, the clutter document's table, the prose line
     prose = keys.index({"file": PROSE_DOC, "table": -1})
-    assert list(frame.iloc[prose])[1:] == [PROSE_DOC, "", "正文（未识别到指标表）", "2021", 0]
+    assert list(frame.iloc[prose])[1:] == [PROSE_DOC, "", "正文（未识别到指标表）", "2022", 0]
 
     view = h.document_view(docs_engine, PROSE_DOC)
     assert view.report == (
         f"**解析报告：{PROSE_DOC}**（0 张表，0 条指标）\n\n"
-        "- 表格以外的正文 4 段，见下方“正文”\n"
+        "- 表格以外的正文 1 段，见下方“正文”\n"
         "- 提示：未识别到指标表，已按正文导入"
     )
-    assert list(view.passages.columns) == h.PASSAGE_COLUMNS and len(view.passages) == 4
-    assert list(view.passages["来源"]) == [f"{PROSE_DOC} 第{n}行" for n in (1, 2, 3, 3)]
-    assert view.passages.iloc[0]["正文"].startswith("《部门整体绩效自评表.docx》由会员分享")
-    assert len(view.passages.iloc[1]["正文"]) == 302
-    assert [hit["source"]["line"] for hit in view.passage_hits] == [1, 2, 3, 3]
+    assert list(view.passages.columns) == h.PASSAGE_COLUMNS and len(view.passages) == 1
+    assert list(view.passages["来源"]) == [f"{PROSE_DOC} 第1行"]
+    assert view.passages.iloc[0]["正文"].startswith("实施预算绩效管理是建立现代财政制度的重要内容")
+    assert len(view.passages.iloc[0]["正文"]) == 324
+    assert [hit["source"]["line"] for hit in view.passage_hits] == [1]
     # a passage opens its line in the source view like any row
-    src = h.open_source(docs_engine, view.passage_hits[1])
-    assert src.highlighted_text.startswith("1、部门整体绩效自评表主管部门财政处室自评总分")
+    src = h.open_source(docs_engine, view.passage_hits[0])
+    assert src.highlighted_text.startswith("实施预算绩效管理")
 
     view = h.document_view(docs_engine, CLUTTER_DOC)
     assert view.report == (
