@@ -257,6 +257,7 @@ def test_modes_and_fusions(fake_retriever):
     assert [x.hits[0].row["name"] for x in many] == ["教师培训人数", "机柜数量"]
 
 
+@pytest.mark.slow  # sentence-transformers and torch are imported to try the model (~5 CPU-s)
 def test_unloadable_model_is_a_chinese_engine_error(tmp_path, monkeypatch):
     from search.engine import Engine, EngineError
 

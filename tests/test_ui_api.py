@@ -285,61 +285,52 @@ def test_serve_helpers():
 
 
 def test_serve_builds_a_missing_index_and_requires_login(tmp_path):
-    """``perfsearch serve --corpus DIR`` builds the index first; PERFSEARCH_AUTH turns on the login;
-    Ctrl+C stops it.  In-process (click's test runner) on the test encoder ``fake-bigram``."""
-    import _thread
-    import threading
+    """``perfsearch serve --corpus DIR`` builds the index first; PERFSEARCH_AUTH turns on the login.
+
+    A separate process (serve runs until Ctrl+C), on the test encoder ``fake-bigram``."""
+    import subprocess
+    import sys
     import time
 
-    from click.testing import CliRunner
-
     from tests.conftest import FAKE_MODEL
-    from ui.cli import main
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS / "other_bracket_list_2024.txt", corpus)
     index = tmp_path / "index"
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    seen: dict[str, int] = {}
-    done = threading.Event()
-
-    def watch(stderr) -> None:
-        """Wait for the server to answer and to print its startup line, then press Ctrl+C."""
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ui.cli", "serve", "--index", str(index), "--corpus", str(corpus),
+             "--port", str(port), "--model", FAKE_MODEL],  # fmt: skip
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**__import__("os").environ, "PERFSEARCH_AUTH": "科室:s3cret"},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 240
-        try:
-            while not done.is_set() and time.monotonic() < deadline:
-                try:
-                    urllib.request.urlopen(url + "config", timeout=5)
-                    seen["config"] = 200
-                    break
-                except urllib.error.HTTPError as exc:
-                    seen["config"] = exc.code
-                    break
-                except OSError:
-                    time.sleep(0.3)
-            # the startup line is printed right after the server starts answering
-            while not done.is_set() and "已启动" not in stderr.getvalue().decode("utf-8", "replace"):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-        finally:
-            if not done.is_set():
-                _thread.interrupt_main()  # Ctrl+C
-
-    with CliRunner().isolation(env={"PERFSEARCH_AUTH": "科室:s3cret"}) as (_, stderr, _output):
-        watcher = threading.Thread(target=watch, args=(stderr,), daemon=True)
-        watcher.start()
-        try:
-            main.main(["serve", "--index", str(index), "--corpus", str(corpus), "--port", str(port),
-                       "--model", FAKE_MODEL], prog_name="perfsearch", standalone_mode=False)
-        finally:
-            done.set()
-            watcher.join(10)
-        text = stderr.getvalue().decode("utf-8", "replace")
-    assert seen == {"config": 401}, text  # config needs a login
-    assert "正在从" in text and "新增 1 个" in text and "已启动" in text and "正在停止" in text, text
-    # the search model is warmed before the server says it is ready (the first search does not wait)
-    assert text.index("正在加载检索模型") < text.index("已启动"), text
-    assert (index / "manifest.json").is_file()
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")
+            try:
+                urllib.request.urlopen(url + "config", timeout=5)
+                raise AssertionError("config must need a login")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 401
+                break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text(errors="replace")
+                time.sleep(0.3)
+        # the startup line is printed right after the server starts answering
+        while "已启动" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        text = log.read_text(errors="replace")
+        assert "正在从" in text and "新增 1 个" in text and "已启动" in text
+        # the search model is warmed before the server says it is ready (the first search does not wait)
+        assert text.index("正在加载检索模型") < text.index("已启动"), text
+        assert (index / "manifest.json").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
