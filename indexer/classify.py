@@ -70,6 +70,12 @@ def is_header_word(text: str) -> bool:
     return bool(k) and len(k) <= 14 and bool(_OTHER_HEADER_RE.search(k)) and not vocab.is_level1(text)
 
 
+def is_compound_header(text: str) -> bool:
+    """Several column headers run together (得分偏差原因分析及改进措施): never an indicator name."""
+    k = key(text)
+    return len(k) <= 24 and len({m.group(0) for m in _OTHER_HEADER_RE.finditer(k)}) >= 2
+
+
 def is_op(text: str) -> bool:
     return bool(OP_RE.match(key(text)) or OP_RE.match(text.strip()))
 

@@ -784,7 +784,7 @@ def _is_name(text: str) -> bool:
 
     if not re.search(r"[\u3400-\u9fffA-Za-z]", text):
         return False
-    if _NOT_A_NAME_RE.match(text.strip()) or classify.is_explanation(text):
+    if _NOT_A_NAME_RE.match(text.strip()) or classify.is_explanation(text) or classify.is_compound_header(text):
         return False  # a scoring rule (得10分,每减少…) or a glossary entry (5.年末结转和结余:指…)
     if re.match(r"\d{5,}", text.strip()):
         return False  # a unit code (505006州民族特殊教育学校): the unit's own row, not an indicator

@@ -399,6 +399,8 @@ def rebuild_single_cell_rows(rows: list[GridRow]) -> list[GridRow]:
             header, roles = header[q:], roles[q:]
         if (len(header) >= 3 and "name" in roles) or ({"level1", "level2"} <= set(roles) and len(header) >= 3):
             kept = [(c, r) for c, r in zip(header, roles)]
+            if not {"value", "half"} & set(roles) and roles[-1] == "name":
+                kept.append((Cell("指标值", header[-1].line), "value"))  # the value column's header is cut off
             out.append(GridRow(tuple(c for c, _ in kept), line=header[0].line))
             i = _stream_rows(rows, j, [r for _, r in kept], out, [c.text for c, _ in kept])
             continue

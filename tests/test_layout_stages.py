@@ -245,3 +245,15 @@ def test_side_by_side_groups_keep_the_annual_one():
         ("预期产出指标", "质量指标", "补助款结算误差率", "±3%以内"),
         ("预期产出指标", "时效指标(工期指标、形象进度指标)", "结算款支付及时性", "及时"),
     ]
+
+
+def test_what_is_never_a_name():
+    from indexer.indicators import _is_name
+
+    # shanxi_jishan (headers run together), hunan_xiangxi (scoring rules, -定性), sichuan_daying_minzheng_yanglao
+    # (a glossary entry), zhejiang_linhai (form options), hunan_xiangxi (a unit code)
+    for text in ("得分偏差原因分析及改进措施", "得10分,每减少", "-定性", "5.年末结转和结余:指单位按有关规定结转到下年的资金。",
+                 "优秀□ 良好□ 合格□ 不合格□未评价□", "505006州民族特殊教育学校30.00"):
+        assert not _is_name(text), text
+    for text in ("项目实际完成率", "资金使用说明", "数量指标", "2023年项目完工、投入使用"):
+        assert _is_name(text), text

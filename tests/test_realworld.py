@@ -44,7 +44,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
     "ningxia_yuanzhou_shuiyuanhanyanglin_2022": (11, 11, 11, 11, 11),
     "shaanxi_chencang_shuili_yinshui_2020": (5, 5, 5, 5, 5),
     "shandong_linyi_shifanfuxiao_2025": (8, 8, 8, 8, 8),
-    "shanxi_jishan_yibao_jiandanglika_2020": (6, 6, 3, 0, 3),
+    "shanxi_jishan_yibao_jiandanglika_2020": (6, 6, 3, 2, 3),
     "sichuan_anju_shijian_shipinjianguan_2021": (10, 10, 10, 10, 10),
     "sichuan_daying_minzheng_guerzhuxue_2022": (9, 9, 9, 9, 9),
     "sichuan_daying_minzheng_yanglao_2020": (5, 4, 4, 4, 4),
@@ -65,7 +65,7 @@ EXPECTED: dict[str, tuple[int, int, int, int, int]] = {
 }
 
 # Whole-set floors, as measured (see docs/readme-parser.md); the issue's targets are in test_issue_targets.
-FLOOR = {"recall": 0.958, "value": 0.979, "levels": 0.979, "spurious": 0.033}
+FLOOR = {"recall": 0.958, "value": 0.984, "levels": 0.979, "spurious": 0.033}
 
 
 @pytest.mark.parametrize("doc_id", sorted(EXPECTED))
