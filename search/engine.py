@@ -115,7 +115,7 @@ class Engine:
             report = ingest_paths(paths, self.store, prune=prune, progress=progress,
                                   extra_writer=self._search_writer(show_progress))
             self._after_write()
-            self.rebuild_search_index()  # only when the model or artefact format changed
+            self.rebuild_search_index(show_progress=show_progress)  # only when the model or format changed
         except IndexUnavailable as exc:
             raise EngineError(str(exc)) from exc
         except SearchError as exc:  # e.g. the embedding model cannot be loaded
@@ -186,14 +186,15 @@ class Engine:
         self._check_backend(m)
         return self.backend.is_current(m, self._build_model_id(m))
 
-    def rebuild_search_index(self, force: bool = False) -> bool:
+    def rebuild_search_index(self, force: bool = False, *, show_progress: bool | None = None) -> bool:
         """Rewrite the search data when missing, outdated or built by another model
-        than the requested one (embeddings are reused where possible).  Returns True if rebuilt."""
+        than the requested one (embeddings are reused where possible).  Returns True if rebuilt.
+        ``show_progress`` as in :meth:`ingest`."""
         if not self.store.exists() or (not force and self.search_artifacts_current()):
             return False
         with self.store.lock():
             docs = self.store.documents()
-            self.store.write(docs, extra_writer=self._search_writer())
+            self.store.write(docs, extra_writer=self._search_writer(show_progress))
         self._after_write()
         self._search_cache = None
         self._qa_ctx = None
