@@ -29,13 +29,6 @@ def server(tmp_path_factory):
     index = copy_ui_index(tmp_path_factory, "ui-api")
     srv = create_server(EngineHolder(index), port=free_port()).start()
     yield srv
-    _stop_now(srv)
-
-
-def _stop_now(srv) -> None:
-    """Stop without uvicorn's graceful wait: a gradio_client keeps a stream open, so a graceful
-    stop always runs into Server.stop's 10 s join timeout (a second Ctrl+C does the same)."""
-    srv.server.force_exit = True
     srv.stop()
 
 
@@ -266,7 +259,7 @@ def test_login_required_when_auth_is_set(tmp_path_factory):
         code, body = login("s3cret")  # even the right password waits now
         assert code == 429 and "登录失败次数过多" in json.loads(body)["detail"]
     finally:
-        _stop_now(srv)
+        srv.stop()
         shutil.rmtree(index, ignore_errors=True)
 
 

@@ -1214,6 +1214,9 @@ def create_server(
     if throttle is not None:
         asgi = ThrottledLogin(asgi, throttle)
     # http/loop "auto": httptools and uvloop when installed (dependencies), else h11/asyncio
-    config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
+    # open event streams (a browser tab, a gradio_client) would hold a graceful shutdown for the
+    # whole join timeout of Server.stop: Ctrl+C closes them after a short grace period instead
+    config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=2)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Server(uvicorn.Server(config), demo, f"http://{shown}:{port}/", holder if warm else None)
