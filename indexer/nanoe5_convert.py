@@ -628,18 +628,11 @@ def is_complete(model_dir: Path, src_bin: Path | None = None) -> bool:
 def _conversion_lock(out_dir: Path) -> Iterator[bool]:
     """Serialise concurrent conversions of the same directory; yields whether a real
     (POSIX) lock is held."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield False
-        return
+    from filelock import FileLock
+
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(out_dir.parent / f".{out_dir.name}.lock"):
+        yield True
 
 
 def _remove_stale_temp_dirs(out_dir: Path) -> None:

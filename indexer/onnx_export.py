@@ -119,18 +119,12 @@ def is_valid(model_dir: Path, out: Path | None = None) -> bool:
 
 @contextlib.contextmanager
 def _lock(out: Path) -> Iterator[None]:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
+    """Serialise concurrent exports of the same directory (processes and threads)."""
+    from filelock import FileLock
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.parent / f".{out.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(out.parent / f".{out.name}.lock"):
+        yield
 
 
 # --------------------------------------------------------------------------- backend

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from indexer.model import (
     Document,
@@ -346,32 +347,27 @@ class IndexStore:
 
             wait_seconds = current_settings().lock_wait_seconds
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as fh:
+        lock = FileLock(self.root / ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout as exc:
+            if wait_seconds <= 0:
+                raise IndexUnavailable(
+                    f"索引 {self.root} 正在被另一个导入写入，请稍后再试"
+                    "（可用环境变量 PERFSEARCH_LOCK_WAIT 设置等待的秒数）"
+                ) from exc
+            self.notify(LOCK_WAIT_MESSAGE)
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                if wait_seconds <= 0:
-                    raise IndexUnavailable(
-                        f"索引 {self.root} 正在被另一个导入写入，请稍后再试"
-                        "（可用环境变量 PERFSEARCH_LOCK_WAIT 设置等待的秒数）"
-                    ) from exc
-                self.notify(LOCK_WAIT_MESSAGE)
-                deadline = time.monotonic() + wait_seconds
-                while True:
-                    time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-                    try:
-                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        break
-                    except BlockingIOError as exc:
-                        if time.monotonic() >= deadline:
-                            raise IndexUnavailable(
-                                f"索引 {self.root} 正在被另一个导入写入，已等待 {wait_seconds:g} 秒仍未完成，请稍后再试"
-                                f"（等待时间可用环境变量 PERFSEARCH_LOCK_WAIT 设置，单位秒）"
-                            ) from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                lock.acquire(timeout=wait_seconds, poll_interval=0.2)
+            except Timeout as exc2:
+                raise IndexUnavailable(
+                    f"索引 {self.root} 正在被另一个导入写入，已等待 {wait_seconds:g} 秒仍未完成，请稍后再试"
+                    f"（等待时间可用环境变量 PERFSEARCH_LOCK_WAIT 设置，单位秒）"
+                ) from exc2
+        try:
+            yield
+        finally:
+            lock.release()
 
     def notify(self, message: str) -> None:
         """Tell the user something while we wait (stderr; the web UI may replace this)."""
