@@ -44,6 +44,7 @@ class MilvusBackend(IndexBackend):
         # (measured worse: see docs/readme-milvus.md); "client" (default) ranks like faiss
         self.server_fusion = os.environ.get(ENV_FUSION, "client").strip().lower() == "server"
         self._index = None
+        self.pushdowns = 0  # questions whose candidate rows were read from Milvus (condition_candidates)
 
     def index(self):
         """The ``MilvusIndex`` (connects on first use)."""
@@ -130,6 +131,16 @@ class MilvusBackend(IndexBackend):
                 f"请重新运行：perfsearch ingest <文件夹> --index {self.root}（保持同一个 Milvus 地址）")
         options = RetrievalOptions(query_threads=self.config.query_threads)
         return MilvusRetriever(self.index(), encoder, options, server_fusion=self.server_fusion)
+
+    def condition_candidates(self, plan, names):
+        """A numeric-condition plan's candidate rows by one Milvus expression and a query iterator
+        (``search.retrieval.milvus.qa.candidate_rows``); None when the plan is not expressible."""
+        from search.retrieval.milvus.qa import candidate_rows
+
+        rows = candidate_rows(self.index(), plan, names)
+        if rows is not None:
+            self.pushdowns += 1
+        return rows
 
     def name_vectors(self, manifest):
         from search.retrieval.artifacts import load_name_vectors
