@@ -9,6 +9,7 @@ repeats the evaluation with the real model on the whole corpus.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -419,7 +420,7 @@ def test_cli_milvus_option_ingest_search_ask(tmp_path, monkeypatch, fake_encoder
     from ui.cli import main
 
     monkeypatch.setenv("PERFSEARCH_MODEL", FAKE)
-    monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")  # restored after the test (--milvus sets it)
+    monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")  # unset for this test: only --milvus chooses Milvus
     src = tmp_path / "src"
     src.mkdir()
     for f in (SEED_000, SEED_001, SEED_003):
@@ -434,7 +435,7 @@ def test_cli_milvus_option_ingest_search_ask(tmp_path, monkeypatch, fake_encoder
         a = runner.invoke(main, [*prefix, "ask", "哪些单位设定了满意度≥90%？", "--index", index, "--json"])
         assert s.exit_code == 0 and a.exit_code == 0, s.output + a.output
         out[name] = ([json.loads(x) for x in s.output.splitlines() if x.strip()], json.loads(a.output))
-        monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")
+        assert os.environ["PERFSEARCH_MILVUS_URI"] == ""  # --milvus goes to Engine.open, not into the environment
     assert out["milvus"] == out["faiss"]
     assert len(out["milvus"][0]) == 10 and out["milvus"][1]["units"]
     assert json.loads((tmp_path / "index-milvus" / "manifest.json").read_text(encoding="utf-8"))[
