@@ -16,6 +16,13 @@ rows are then checked by the same rules as the Python path
 is the same; plans this cannot express (level/function filters, extra words,
 half-year values, a concept the lexicon does not match by name) return None and
 the caller uses the Python path.
+
+``Engine.ask`` uses ``candidate_rows`` (through ``MilvusBackend.condition_candidates``):
+the same expression without the condition, because an answer also lists the near
+misses and the unquantified rows of the concept.  ``search.qa.answer.select_rows``
+maps the rows back to the catalog's row groups, re-applies the scope/concept rules
+and ``split_rows`` applies the condition (``check_target``): one answer code for
+both backends.
 """
 
 from __future__ import annotations
