@@ -14,9 +14,11 @@ Lite by file URI, in the same process as the client, like the embedded backend.
 Measured per backend, each phase in a fresh child process:
 - ingest: rows/s of writing the search data (chunks -> vectors, BM25, index);
 - search: hybrid top-10 latency p50/p95 (unfiltered) and p95 with a unit filter;
-- ask: p95 of numeric-condition questions (满意度≥90% ...): the embedded backend
-  answers with the Python question engine over every row, Milvus with the
-  condition pushed down as an expression (search.retrieval.milvus.qa);
+- ask: p95 of numeric-condition questions (满意度≥90% ...), answered by the same
+  question engine (search.qa.answer) on both: the embedded backend selects the
+  candidate rows in Python over every row, Milvus reads them with one expression
+  and a query iterator (search.retrieval.milvus.qa.candidate_rows); the full
+  answers (Answer.to_json) are compared;
 - memory: peak RSS of the build and of the query process.
 Milvus figures are also printed as ratios to the embedded ones of the same run.
 """
@@ -128,10 +130,8 @@ def child_build(backend: str, size: int, work: Path) -> dict:
 
 
 def child_query(backend: str, size: int, work: Path) -> dict:
-    from indexer.normalize import key
     from indexer.store import Manifest
     from search.qa.answer import QAContext
-    from search.qa.question import build_vocabulary, parse_question
     from search.retrieval.filters import Filters
 
     enc = HashEncoder()
@@ -163,37 +163,34 @@ def child_query(backend: str, size: int, work: Path) -> dict:
         t = time.perf_counter()
         filtered_hits += len(r.search(q, top_k=10, filters=Filters(unit=unit)).hits)
         lat_f.append((time.perf_counter() - t) * 1000)
-    ask_ms, answers = [], []
-    if backend == "faiss":
-        t = time.perf_counter()
-        ctx = QAContext.build(docs)  # the catalog of every row: built on the first question
-        ctx_s = time.perf_counter() - t
-        for _ in range(3):
-            for q in ASK:
-                t = time.perf_counter()
-                a = ctx.ask(q)
-                ask_ms.append((time.perf_counter() - t) * 1000)
-                answers.append(len(a.rows))
-    else:
-        from search.retrieval.milvus.qa import condition_rows
-        from search.retrieval.milvus.store import MilvusIndex
+    ask_ms, answers, digests = [], [], []
+    # the same question engine on both backends (search.qa.answer); on Milvus the candidate rows of a
+    # condition question come from one Milvus expression + query iterator (Engine.condition_candidates)
+    pushdown, pushed = None, [0]
+    if backend == "milvus":
+        from search.retrieval.milvus.qa import candidate_rows
 
-        index: MilvusIndex = r.index
-        t = time.perf_counter()
-        vocab = build_vocabulary(docs)  # the parser's unit/project names (no row catalog)
-        names = list(dict.fromkeys(k for d in docs for row in d.rows if (k := key(row.name))))
-        ctx_s = time.perf_counter() - t
-        for _ in range(3):
-            for q in ASK:
-                t = time.perf_counter()
-                rows = condition_rows(index, parse_question(q, vocab), names)
-                ask_ms.append((time.perf_counter() - t) * 1000)
-                # distinct rows: copies of a table in other file formats count once, as in the answers
-                answers.append(-1 if rows is None else len({(key(r["unit"]), r["year"], r["table"], key(r["project"]),
-                                                            key(r["function"]), key(r["name"]), key(r["value"]),
-                                                            key(r["half_year"])) for r in rows}))
+        def pushdown(plan, names):
+            rows = candidate_rows(r.index, plan, names)
+            pushed[0] += rows is not None
+            return rows
+
+    t = time.perf_counter()
+    ctx = QAContext.build(docs, pushdown=pushdown)  # parser vocabulary and table/row catalog
+    if backend == "milvus":
+        ctx.catalog.groups_of([])  # the copy -> row lookup used to map Milvus rows back
+    ctx_s = time.perf_counter() - t
+    for _ in range(3):
+        for q in ASK:
+            t = time.perf_counter()
+            a = ctx.ask(q)
+            ask_ms.append((time.perf_counter() - t) * 1000)
+            answers.append(len(a.rows))
+            digests.append(hashlib.blake2b(json.dumps(a.to_json(), ensure_ascii=False, sort_keys=True,
+                                                      default=str).encode(), digest_size=8).hexdigest())
     return {"load_s": load_s, "p50": bs._pct(lat, 50), "p95": bs._pct(lat, 95), "p95_filtered": bs._pct(lat_f, 95),
             "ask_p95": bs._pct(ask_ms, 95), "ask_setup_s": ctx_s, "answers": answers[:len(ASK)],
+            "answer_digests": digests[:len(ASK)], "pushed": pushed[0],
             "filtered_hits": filtered_hits,
             "peak_rss_mb": peak_rss_mb(), "rss_docs_mb": rss_docs}
 
@@ -230,9 +227,10 @@ def main() -> None:
     for size in sizes:
         res = {b: {**run_child("build", b, size, work), **{"q": run_child("query", b, size, work)}} for b in BACKENDS}
         f, m = res["faiss"], res["milvus"]
-        print(f"\n{bs._fmt_n(size)} 行：{f['chunks']} 个检索块；条件问答命中的不同指标行数 内嵌 {f['q']['answers']} / "
-              f"Milvus {m['q']['answers']}；按单位过滤的检索共返回 内嵌 {f['q']['filtered_hits']} / "
-              f"Milvus {m['q']['filtered_hits']} 条", flush=True)
+        same = "相同" if f["q"]["answer_digests"] == m["q"]["answer_digests"] else "不同！"
+        print(f"\n{bs._fmt_n(size)} 行：{f['chunks']} 个检索块；条件问答答案中的指标行数 内嵌 {f['q']['answers']} / "
+              f"Milvus {m['q']['answers']}，完整答案（Answer.to_json）两边{same}，Milvus 下推 {m['q']['pushed']} 次；"
+              f"按单位过滤的检索共返回 内嵌 {f['q']['filtered_hits']} / Milvus {m['q']['filtered_hits']} 条", flush=True)
 
         def ratio(key: str, sub: str | None = None, f=f, m=m) -> str:
             a = (f[sub] if sub else f)[key]

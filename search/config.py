@@ -11,6 +11,8 @@ from the config object (``Engine.config``).  Variables::
     PERFSEARCH_MILVUS_URI       Milvus: a local *.db file (Milvus Lite) or http://host:19530
     PERFSEARCH_MILVUS_TOKEN     Milvus: user:password or API token
     PERFSEARCH_MILVUS_DB        Milvus: database name
+    PERFSEARCH_MILVUS_COLLECTION Milvus: collection name prefix (default perfsearch)
+    PERFSEARCH_MILVUS_FUSION    Milvus: client (default, the embedded fusion) | server (hybrid_search + RRFRanker)
     PERFSEARCH_QUERY_THREADS    torch threads for encoding a few search queries (default 1;
                                 0 leaves torch's setting unchanged)
     PERFSEARCH_QA_QUERY_THREADS torch threads for a question's concept phrase (default 1; 0 as above)
@@ -41,6 +43,8 @@ ENV_VARS = {
     "milvus_uri": "PERFSEARCH_MILVUS_URI",
     "milvus_token": "PERFSEARCH_MILVUS_TOKEN",
     "milvus_db": "PERFSEARCH_MILVUS_DB",
+    "milvus_prefix": "PERFSEARCH_MILVUS_COLLECTION",
+    "milvus_fusion": "PERFSEARCH_MILVUS_FUSION",
     "query_threads": "PERFSEARCH_QUERY_THREADS",
     "qa_query_threads": "PERFSEARCH_QA_QUERY_THREADS",
     "faiss_threads": "PERFSEARCH_FAISS_THREADS",
@@ -64,6 +68,8 @@ class EngineConfig:
     milvus_uri: str | None = None
     milvus_token: str | None = None
     milvus_db: str | None = None
+    milvus_prefix: str | None = None  # None: "perfsearch"
+    milvus_fusion: str = "client"  # client | server
     query_threads: int = 1
     qa_query_threads: int = 1
     faiss_threads: int = 1
@@ -72,7 +78,7 @@ class EngineConfig:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "index_dir", Path(self.index_dir))
-        for name in ("model", "milvus_uri", "milvus_token", "milvus_db"):
+        for name in ("model", "milvus_uri", "milvus_token", "milvus_db", "milvus_prefix"):
             v = getattr(self, name)
             set_(self, name, v.strip() or None if isinstance(v, str) else v)
         backend = (self.backend or "").strip().lower() or ("milvus" if self.milvus_uri else "faiss")
@@ -85,6 +91,10 @@ class EngineConfig:
                 f"已设置 Milvus 地址（{self.milvus_uri}），但检索后端指定为 faiss；请去掉其中之一"
             )
         set_(self, "backend", backend)
+        fusion = str(self.milvus_fusion or "client").strip().lower()
+        if fusion not in ("client", "server"):
+            raise ConfigError(f"Milvus 融合方式（环境变量 PERFSEARCH_MILVUS_FUSION）只能是 client 或 server，当前为「{self.milvus_fusion}」")
+        set_(self, "milvus_fusion", fusion)
         for name in ("query_threads", "qa_query_threads", "faiss_threads"):
             v = getattr(self, name)
             low = 1 if name == "faiss_threads" else 0  # 0: leave torch's thread setting unchanged

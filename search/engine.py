@@ -299,6 +299,26 @@ class Engine:
             self._use_stored_name_vectors(ctx.matcher)
         return ctx
 
+    def pushdown(self):
+        """``condition_candidates`` when the backend answers condition questions itself
+        (it overrides ``IndexBackend.condition_candidates``), else None (the Python path)."""
+        from search.retrieval.backends import IndexBackend
+
+        overridden = type(self.backend).condition_candidates is not IndexBackend.condition_candidates
+        return self.condition_candidates if overridden else None
+
+    def condition_candidates(self, plan, names) -> list[dict] | None:
+        """The backend's candidate rows of a numeric-condition plan (row objects, every copy),
+        None when it cannot express the plan; the backend's data is checked to be the current
+        generation's first (``retriever``: EngineError otherwise)."""
+        from search.retrieval.errors import SearchError
+
+        self.retriever()
+        try:
+            return self.backend.condition_candidates(plan, names)
+        except SearchError as exc:
+            raise EngineError(str(exc)) from exc
+
     def _use_stored_name_vectors(self, matcher) -> bool:
         """Give the concept matcher the name/concept vectors stored at ingest, so a
         question about a lexicon concept loads no model.  Only when they were built

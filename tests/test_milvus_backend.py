@@ -9,6 +9,7 @@ repeats the evaluation with the real model on the whole corpus.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -184,6 +185,69 @@ def test_ask_gives_identical_answers(milvus_engine, faiss_engine):
     assert differ == []
 
 
+def test_every_question_answers_identically_with_the_pushdown(milvus_engine, faiss_engine):
+    """Every labelled question (both files) gives the same ``Answer.to_json()`` on both backends,
+    and the Milvus engine read the candidate rows of the condition questions from Milvus.
+
+    Only the answers that are search results (intent ``fallback_search``) may list other tied
+    rows or another order: the fake encoder gives several passages the same similarity and
+    FAISS and Milvus order such ties differently (see test_hybrid_results_equal_the_embedded_ones)."""
+    from search.evaluation.qa_evaluate import load_questions
+
+    questions = list(dict.fromkeys(q["question"] for q in load_questions()))
+    questions += ["哪些单位设定了满意度≥90%？", "满意度低于90%的单位有哪些", "资金总额未超过20万元的项目有哪些",
+                  "有多少个单位的满意度不低于95%", "满意度最高的单位是哪个", "哪些项目的培训人次≥100人次"]
+    backend = milvus_engine.backend
+    ctx = milvus_engine.qa_context()
+    assert faiss_engine.qa_context().pushdown is None and ctx.pushdown is not None
+    pushed_questions, ties = [], []
+    for q in questions:
+        before = backend.pushdowns
+        got, want = milvus_engine.ask(q).to_json(), faiss_engine.ask(q).to_json()
+        if want["intent"] == "fallback_search" and got != want:
+            def rows(a):
+                return {json.dumps(r, ensure_ascii=False, sort_keys=True) for r in a["rows"]}
+
+            assert got["intent"] == want["intent"] and got["rows"] and want["rows"], q
+            assert len(rows(got) & rows(want)) >= min(len(got["rows"]), len(want["rows"])) // 2, q
+            ties.append(q)
+        else:
+            assert got == want, q
+        if backend.pushdowns > before:
+            pushed_questions.append(q)
+    # every question the Milvus expression can express went through it, and only those
+    from search.retrieval.milvus.qa import supported
+
+    expressible = [q for q in questions if supported(p := ctx.parse(q)) and p.concept
+                   and backend.condition_candidates(p, ctx.catalog.name_keys()) is not None]
+    assert pushed_questions == expressible
+    assert "哪些单位设定了满意度≥90%？" in pushed_questions and len(pushed_questions) >= 50
+    assert len(ties) <= 3  # 2 of 587 when written
+
+
+def test_pushed_down_answer_uses_the_rows_milvus_returns(tmp_path, fake_encoder, docs):
+    """The answer of a pushed-down question is built from the rows Milvus returns: with the
+    rows of one unit deleted from Milvus only (the local documents keep them), that unit
+    disappears from the answer, and the counts follow."""
+    from indexer.normalize import key
+    from search.retrieval.milvus import schema as S
+    from search.retrieval.milvus.expr import quote
+
+    eng = build(tmp_path / "index", docs, milvus_uri=str(tmp_path / "m.db"))
+    q = "哪些单位设定了满意度≥90%？"
+    full = eng.ask(q)
+    assert len(full.units) == 8 and "青石县财政局" in full.units
+    index = eng.backend.index()
+    index.client.delete(index.name(S.ROWS), filter=f"unit_key == {quote(key('青石县财政局'))}")
+    before = eng.backend.pushdowns
+    partial = eng.ask(q)
+    assert eng.backend.pushdowns == before + 1
+    assert partial.units == tuple(u for u in full.units if u != "青石县财政局")
+    assert partial.text.startswith("共7个单位设定了满意度≥90%的目标")
+    assert all(r["unit"] != "青石县财政局" for r in partial.rows + partial.near_misses)
+    eng.backend.close()
+
+
 def test_suggestions_and_web_filter_choices_are_identical(milvus_engine, faiss_engine):
     from ui.handlers import filter_choices
 
@@ -356,7 +420,7 @@ def test_cli_milvus_option_ingest_search_ask(tmp_path, monkeypatch, fake_encoder
     from ui.cli import main
 
     monkeypatch.setenv("PERFSEARCH_MODEL", FAKE)
-    monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")  # restored after the test (--milvus sets it)
+    monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")  # unset for this test: only --milvus chooses Milvus
     src = tmp_path / "src"
     src.mkdir()
     for f in (SEED_000, SEED_001, SEED_003):
@@ -371,7 +435,7 @@ def test_cli_milvus_option_ingest_search_ask(tmp_path, monkeypatch, fake_encoder
         a = runner.invoke(main, [*prefix, "ask", "哪些单位设定了满意度≥90%？", "--index", index, "--json"])
         assert s.exit_code == 0 and a.exit_code == 0, s.output + a.output
         out[name] = ([json.loads(x) for x in s.output.splitlines() if x.strip()], json.loads(a.output))
-        monkeypatch.setenv("PERFSEARCH_MILVUS_URI", "")
+        assert os.environ["PERFSEARCH_MILVUS_URI"] == ""  # --milvus goes to Engine.open, not into the environment
     assert out["milvus"] == out["faiss"]
     assert len(out["milvus"][0]) == 10 and out["milvus"][1]["units"]
     assert json.loads((tmp_path / "index-milvus" / "manifest.json").read_text(encoding="utf-8"))[

@@ -24,6 +24,7 @@ from search.engine import EngineError
 from ui.cli_ask import ask_cmd
 from ui.cli_common import (
     INDEX_HELP,
+    MILVUS_META,
     MODEL_HELP,
     index_option,
     model_option,
@@ -51,11 +52,9 @@ FAST_EMBED_HELP = (
               help="检索数据放在 Milvus：本地 *.db 文件（Milvus Lite）或 http://主机:19530（同环境变量 PERFSEARCH_MILVUS_URI）")
 def main(verbose: bool, milvus: str | None) -> None:
     """绩效目标检索（perfsearch）：政府预算绩效目标表的检索、问答与起草助手。"""
-    click.get_current_context().meta["perfsearch.verbose"] = verbose
-    if milvus:  # read once by EngineConfig.from_env, like the variable itself
-        import os
-
-        os.environ["PERFSEARCH_MILVUS_URI"] = milvus
+    meta = click.get_current_context().meta  # shared by the subcommand's context
+    meta["perfsearch.verbose"] = verbose
+    meta[MILVUS_META] = milvus  # passed to Engine.open by open_engine (None: $PERFSEARCH_MILVUS_URI)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

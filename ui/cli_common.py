@@ -33,9 +33,15 @@ def model_option(help: str = MODEL_HELP):  # noqa: A002 - click's own keyword
     return click.option("--model", default=None, help=help)
 
 
+MILVUS_META = "perfsearch.milvus_uri"  # click context meta key of the group's ``--milvus URI``
+
+
 def open_engine(index: str | None, model: str | None = None) -> Engine:
-    """The one place a command builds its ``Engine``."""
-    return Engine.open(index, model=model)
+    """The one place a command builds its ``Engine``; the group's ``--milvus URI`` (kept in the
+    click context) is passed explicitly, None falls back to ``PERFSEARCH_MILVUS_URI``."""
+    ctx = click.get_current_context(silent=True)
+    milvus = ctx.meta.get(MILVUS_META) if ctx is not None else None
+    return Engine.open(index, model=model, milvus_uri=milvus)
 
 
 def write_json(obj) -> None:

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -134,9 +135,37 @@ class Catalog:
                         self.rows.append(rg)
                     rg.copies.append((doc, r))
         self.vocab: Vocabulary = build_vocabulary(self.docs)
+        self._name_keys: list[str] | None = None
+        self._by_copy: dict[tuple, list[int]] | None = None
 
     def name_keys(self) -> list[str]:
-        return list(dict.fromkeys(r.name_key for r in self.rows if r.name_key))
+        if self._name_keys is None:
+            self._name_keys = list(dict.fromkeys(r.name_key for r in self.rows if r.name_key))
+        return self._name_keys
+
+    def groups_of(self, rows: Iterable[dict[str, Any]]) -> list[RowGroup]:
+        """The row groups holding ``rows`` (``row_to_json`` objects of any copy, e.g. read back
+        from a search backend), each once, in catalog order; rows of no group are skipped."""
+        if self._by_copy is None:
+            by_copy: dict[tuple, list[int]] = {}
+            for i, rg in enumerate(self.rows):
+                for d, r in rg.copies:
+                    ref = _copy_ref(d.file, rg.table.kind, rg.table.project, r.function, r.name, r.value,
+                                    r.half_year, r.source.to_json())
+                    by_copy.setdefault(ref, []).append(i)
+            self._by_copy = by_copy
+        found: set[int] = set()
+        for j in rows:
+            found.update(self._by_copy.get(_copy_ref(j["doc"], j["table"], j["project"], j["function"], j["name"],
+                                                     j["value"], j["half_year"], j["source"]), ()))
+        return [self.rows[i] for i in sorted(found)]
+
+
+def _copy_ref(doc: str, kind: str, project: str, function: str, name: str, value: str, half_year: str,
+              source: dict[str, Any]) -> tuple:
+    """Identity of one copy of a row: its file, table, texts and place in the file."""
+    return (doc, kind, key(project), key(function), key(name), key(value), key(half_year),
+            json.dumps(source, ensure_ascii=False, sort_keys=True))
 
 
 @dataclass
@@ -145,6 +174,9 @@ class QAContext:
     catalog: Catalog
     matcher: ConceptMatcher
     search: Callable[[str, int], list[Any]] | None = None  # Engine.search when available
+    # the backend's candidate rows of a numeric-condition plan (Engine.condition_candidates:
+    # (plan, name keys) -> row objects | None); None: every question runs over all rows here
+    pushdown: Callable[[Plan, Sequence[str]], list[dict[str, Any]] | None] | None = None
 
     @classmethod
     def build(
@@ -154,23 +186,27 @@ class QAContext:
         encoder: Encoder | Callable[[], Encoder | None] | None = None,
         search: Callable[[str, int], list[Any]] | None = None,
         query_threads: int = 1,
+        pushdown: Callable[[Plan, Sequence[str]], list[dict[str, Any]] | None] | None = None,
     ) -> QAContext:
         catalog = Catalog(docs)
         return cls(generation, catalog, ConceptMatcher(catalog.name_keys(), encoder, query_threads=query_threads),
-                   search)
+                   search, pushdown)
 
     @classmethod
     def for_engine(cls, engine: Any, docs: Sequence[Document], generation: str | None,
                    previous: QAContext | None = None) -> QAContext:  # fmt: skip
         """Context for ``Engine.ask``: the encoder loads on first semantic use and is
         kept across generations (none when ``engine.config.qa_semantic`` is off); the
-        fallback uses ``Engine.search``."""
+        fallback uses ``Engine.search``; condition questions read their candidate rows from
+        the backend when it can (``Engine.pushdown``)."""
         config = engine.config
         encoder: Any = previous.matcher.loaded_encoder() if previous is not None else None
         if encoder is None and config.qa_semantic:
             encoder = functools.partial(load_encoder, config.model)
         search = functools.partial(_engine_search, engine, config.qa_query_threads)
-        return cls.build(docs, generation, encoder=encoder, search=search, query_threads=config.qa_query_threads)
+        pushdown = getattr(engine, "pushdown", lambda: None)()
+        return cls.build(docs, generation, encoder=encoder, search=search, query_threads=config.qa_query_threads,
+                         pushdown=pushdown)
 
     def parse(self, question: str) -> Plan:
         return parse_question(question, self.catalog.vocab)
@@ -288,16 +324,37 @@ def select_rows(ctx: QAContext, plan: Plan, tables: Iterable[TableGroup] | None 
     Lexical matching first; the embedding model is asked only when lexical
     matching leaves a gap (no row in scope), so rows-only questions never load it."""
     scope = {id(t) for t in (tables if tables is not None else _scope_tables(ctx.catalog, plan))}
+    pushed = _pushed_rows(ctx, plan)
+    if pushed is not None:  # the backend's candidates: a superset of the lexical rows below
+        found = _lexical_rows(plan, [rg for rg in pushed if id(rg.table) in scope and _level_ok(rg, plan)
+                                     and _also_ok(rg, plan)])  # fmt: skip
+        if found:
+            return found
     scoped = [rg for rg in ctx.catalog.rows if id(rg.table) in scope and _level_ok(rg, plan) and _also_ok(rg, plan)]
     if not plan.concept:
         return scoped
-    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)
-               or lexical_match(plan.concept, plan.concept_free, bare(rg.name_key))}  # fmt: skip
-    found = [rg for rg in scoped if _concept_ok(rg, plan, lexical)]
+    found = _lexical_rows(plan, scoped)
     if found:
         return found
     names = ctx.matcher.match(plan.concept, plan.concept_free)  # a gap: semantic matching
     return [rg for rg in scoped if _concept_ok(rg, plan, names)]
+
+
+def _lexical_rows(plan: Plan, scoped: Sequence[RowGroup]) -> list[RowGroup]:
+    """The rows of ``scoped`` whose name matches the concept by words, or whose level its categories."""
+    lexical = {rg.name_key: "lexical" for rg in scoped if lexical_match(plan.concept, plan.concept_free, rg.name_key)
+               or lexical_match(plan.concept, plan.concept_free, bare(rg.name_key))}  # fmt: skip
+    return [rg for rg in scoped if _concept_ok(rg, plan, lexical)]
+
+
+def _pushed_rows(ctx: QAContext, plan: Plan) -> list[RowGroup] | None:
+    """A numeric-condition plan's candidate rows read from the search backend (rows in scope
+    matching the concept, every verdict), None when the backend does not push it down.
+    Whatever it returns is filtered by the same rules as the rows of the catalog."""
+    if ctx.pushdown is None or plan.condition is None or not plan.concept:
+        return None
+    rows = ctx.pushdown(plan, ctx.catalog.name_keys())
+    return None if rows is None else ctx.catalog.groups_of(rows)
 
 
 def _also_ok(rg: RowGroup, plan: Plan) -> bool:

@@ -33,6 +33,12 @@ The contract, as ``Engine`` uses it::
         # ``encoder.model_id``
     backend.name_vectors(manifest) -> NameVectors | None
         # stored query-prompt vectors of indicator names / lexicon concepts (QA)
+    backend.condition_candidates(plan, names) -> list[dict] | None
+        # question answering pushed down (optional; None = not supported, the Python
+        # path over every row is used): the rows (``row_to_json`` objects, every copy)
+        # in the scope of a numeric-condition plan whose name (one of ``names``) or
+        # level matches its concept, read from the current generation's search data.
+        # ``search.qa.answer.select_rows`` re-applies the Python rules to them.
 
 ``Retriever`` (returned by ``retriever``) is what ``Engine.search``,
 suggestions and evaluation call; see the ``Retriever`` protocol below.
@@ -57,6 +63,7 @@ if TYPE_CHECKING:
     from indexer.model import Document
     from indexer.store import IndexStore, Manifest
     from search.config import EngineConfig
+    from search.qa.question import Plan
     from search.retrieval.artifacts import NameVectors
     from search.retrieval.filters import Filters
     from search.retrieval.retrieve import SearchResult
@@ -134,6 +141,11 @@ class IndexBackend(abc.ABC):
 
     def name_vectors(self, manifest: Manifest) -> NameVectors | None:
         """Stored indicator-name / concept vectors of the generation (None: not stored)."""
+        return None
+
+    def condition_candidates(self, plan: Plan, names: Sequence[str]) -> list[dict[str, Any]] | None:
+        """Candidate rows of a numeric-condition question read from the backend (see the module
+        docstring); None: not supported for this plan or backend, use the Python path."""
         return None
 
     def describe(self) -> dict[str, Any]:

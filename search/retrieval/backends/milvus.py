@@ -19,7 +19,6 @@ with a Chinese message and the next ingest rebuilds them).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ from search.retrieval.backends.base import IndexBackend
 log = logging.getLogger(__name__)
 
 WRITING = "writing:"
-ENV_FUSION = "PERFSEARCH_MILVUS_FUSION"
 
 
 class MilvusBackend(IndexBackend):
@@ -36,14 +34,15 @@ class MilvusBackend(IndexBackend):
 
     def __init__(self, config, store):
         super().__init__(config, store)
-        from search.retrieval.milvus.client import DEFAULT_PREFIX, ENV_PREFIX, MilvusSettings
+        from search.retrieval.milvus.client import DEFAULT_PREFIX, MilvusSettings
 
         self.settings = MilvusSettings(config.milvus_uri or "", config.milvus_token or "", config.milvus_db or "",
-                                       os.environ.get(ENV_PREFIX, "") or DEFAULT_PREFIX)
+                                       config.milvus_prefix or DEFAULT_PREFIX)
         # "server": fuse with Milvus' hybrid_search + RRFRanker instead of the embedded fusion
         # (measured worse: see docs/readme-milvus.md); "client" (default) ranks like faiss
-        self.server_fusion = os.environ.get(ENV_FUSION, "client").strip().lower() == "server"
+        self.server_fusion = config.milvus_fusion == "server"
         self._index = None
+        self.pushdowns = 0  # questions whose candidate rows were read from Milvus (condition_candidates)
 
     def index(self):
         """The ``MilvusIndex`` (connects on first use)."""
@@ -130,6 +129,16 @@ class MilvusBackend(IndexBackend):
                 f"请重新运行：perfsearch ingest <文件夹> --index {self.root}（保持同一个 Milvus 地址）")
         options = RetrievalOptions(query_threads=self.config.query_threads)
         return MilvusRetriever(self.index(), encoder, options, server_fusion=self.server_fusion)
+
+    def condition_candidates(self, plan, names):
+        """A numeric-condition plan's candidate rows by one Milvus expression and a query iterator
+        (``search.retrieval.milvus.qa.candidate_rows``); None when the plan is not expressible."""
+        from search.retrieval.milvus.qa import candidate_rows
+
+        rows = candidate_rows(self.index(), plan, names)
+        if rows is not None:
+            self.pushdowns += 1
+        return rows
 
     def name_vectors(self, manifest):
         from search.retrieval.artifacts import load_name_vectors

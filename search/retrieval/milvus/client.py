@@ -15,7 +15,6 @@ default ``perfsearch``) so several indexes can share one database.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,14 +75,6 @@ class MilvusSettings:
         return {"uri": str(Path(self.uri).resolve()) if self.local else self.uri,
                 "db_name": self.db_name, "prefix": self.prefix}
 
-    @classmethod
-    def from_env(cls, uri: str | None = None, environ: dict[str, str] | None = None) -> MilvusSettings | None:
-        """Settings from ``uri`` or ``$PERFSEARCH_MILVUS_URI`` (None when neither is set)."""
-        env = os.environ if environ is None else environ
-        uri = uri or env.get(ENV_URI, "").strip()
-        if not uri:
-            return None
-        return cls(uri, env.get(ENV_TOKEN, ""), env.get(ENV_DB, ""), env.get(ENV_PREFIX, "") or DEFAULT_PREFIX)
 
 
 def is_local(uri: str) -> bool:

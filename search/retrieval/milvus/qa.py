@@ -16,6 +16,13 @@ rows are then checked by the same rules as the Python path
 is the same; plans this cannot express (level/function filters, extra words,
 half-year values, a concept the lexicon does not match by name) return None and
 the caller uses the Python path.
+
+``Engine.ask`` uses ``candidate_rows`` (through ``MilvusBackend.condition_candidates``):
+the same expression without the condition, because an answer also lists the near
+misses and the unquantified rows of the concept.  ``search.qa.answer.select_rows``
+maps the rows back to the catalog's row groups, re-applies the scope/concept rules
+and ``split_rows`` applies the condition (``check_target``): one answer code for
+both backends.
 """
 
 from __future__ import annotations
@@ -47,8 +54,9 @@ def _concept(plan: Plan, names: Sequence[str]) -> tuple[list[str], tuple[str, ..
     return matched, (c.categories if c else ())
 
 
-def plan_expr(plan: Plan, names: Sequence[str]) -> str | None:
-    """The Milvus expression of ``plan`` (a superset of its rows), None when unsupported."""
+def plan_expr(plan: Plan, names: Sequence[str], with_condition: bool = True) -> str | None:
+    """The Milvus expression of ``plan`` (a superset of its rows), None when unsupported;
+    ``with_condition=False``: concept and scope only (every row the answer weighs)."""
     if not supported(plan):
         return None
     matched, cats = _concept(plan, names)
@@ -69,7 +77,8 @@ def plan_expr(plan: Plan, names: Sequence[str]) -> str | None:
         scope.append(in_list("region_key", [key(r) for r in f.regions]))
     if f.projects:
         scope.append(in_list("project_key", [key(p) for p in f.projects]))
-    return and_(" or ".join(f"({c})" for c in concept), condition_expr(plan.condition), *scope)
+    cond = [condition_expr(plan.condition)] if with_condition else []
+    return and_(" or ".join(f"({c})" for c in concept), *cond, *scope)
 
 
 def condition_rows(index: MilvusIndex, plan: Plan, names: Sequence[str]) -> list[dict[str, Any]] | None:
@@ -95,4 +104,17 @@ def condition_rows(index: MilvusIndex, plan: Plan, names: Sequence[str]) -> list
     return [r for _, r in sorted(out, key=lambda x: x[0])]
 
 
-__all__ = ["condition_rows", "plan_expr", "supported"]
+def candidate_rows(index: MilvusIndex, plan: Plan, names: Sequence[str]) -> list[dict[str, Any]] | None:
+    """Rows (``row_to_json`` objects, every copy, in chunk order) in the plan's scope whose name or
+    level matches its concept, whatever their target: what the answer of a condition question
+    weighs (rows meeting the condition, near misses, unquantified rows).  The caller selects
+    and splits them with the Python rules (``search.qa.answer.select_rows`` / ``split_rows``);
+    None when the plan is not supported here."""
+    expr = plan_expr(plan, names, with_condition=False)
+    if expr is None:
+        return None
+    out = [(int(e["pos"]), e["row"]) for e in index.query_rows(expr, ROW_FIELDS)]
+    return [r for _, r in sorted(out, key=lambda x: x[0])]
+
+
+__all__ = ["candidate_rows", "condition_rows", "plan_expr", "supported"]
