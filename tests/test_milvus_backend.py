@@ -18,6 +18,10 @@ import pytest
 from search.retrieval.filters import Filters
 from tests.conftest import CORPUS_FILES, SEED_000, SEED_001, SEED_003, parsed
 
+# Milvus Lite servers and two backends per test: about two minutes, so with the slow tests
+# (the full suite and CI run them; tests/test_milvus_sparse.py and test_milvus_expr.py stay fast).
+pytestmark = pytest.mark.slow
+
 FAKE = "fake:bigram-64"
 FAST_FILES = [f for f in CORPUS_FILES if f.suffix in (".txt", ".html", ".csv", ".docx", ".xlsx")]
 QUERIES = ["满意度", "培训人次", "资金总额", "学生资助覆盖率", "按时完成率", "系统运维", "教师培训", "设备采购数量",

