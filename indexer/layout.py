@@ -22,7 +22,7 @@ from indexer.values.units import MONEY_UNIT_RE
 log = logging.getLogger(__name__)
 
 _NUM_RE = re.compile(r"^[-+]?\d[\d,]*(?:\.\d+)?$")
-_CODE_PREFIX_RE = re.compile(r"^\d+\s*[-－—]\s*")
+_CODE_PREFIX_RE = re.compile(r"^(?:\d+\s*[-－—]\s*|[\[【［(（]\d+[\]】］)）]\s*)")
 _REGION_RE = re.compile(
     r"^((?:[\u4e00-\u9fff]{2,7}?(?:省|自治区))?[\u4e00-\u9fff]{2,8}?"
     r"(?:经济技术开发区|高新技术产业开发区|经济开发区|高新区|开发区|新区|自治州|自治县|地区|盟|市|县|区|旗))"
@@ -93,8 +93,8 @@ class _TableBuilder:
         if kind == "department" and self.project and not re.search(r"部门|整体", key(self.title)):
             kind = "project"  # a 项目名称 and no 部门整体 title: a project table
         # "单位：万元" names the amount unit, not the organisation
-        unit = next((u for u in (self.impl_unit, self.unit, _CODE_PREFIX_RE.sub("", self.supervisor))
-                     if u and not MONEY_UNIT_RE.match(u.strip())), "")
+        unit = next((u for u in map(org_name, (self.impl_unit, self.unit, self.supervisor))
+                     if u and not MONEY_UNIT_RE.match(u)), "")
         year = self.year
         for title in (self.title, self.page_title):
             # the table's fields win; a title such as XX县教育局2023年项目支出绩效目标表 fills what they lack
@@ -216,6 +216,28 @@ def _drop_block_labels(b: _TableBuilder, cells: list[Cell]) -> list[Cell]:
             continue
         body.append(c)
     return body
+
+
+# a header printed with single spaces can run the next field's label into an organisation's cell
+# (主管部门 稷山县医疗保障局 项目资金 年初预算数 (万元)): the name ends before that label
+_FIELD_LABELS = "|".join(sorted(vocab.UNIT_KEYS | vocab.IMPL_UNIT_KEYS | vocab.PROJECT_KEYS | vocab.SUPERVISOR_KEYS
+                                | {"项目资金", "年初预算数", "全年预算数", "年度资金总额", "资金总额"}, key=len, reverse=True))
+_NEXT_LABEL_RE = re.compile(r"\s+(?:" + _FIELD_LABELS + r")(?:\s|\(|（|$)")
+# ... or, with the spaces lost, a tail made only of field labels and an amount unit
+_LABEL_TAIL_RE = re.compile(r"(?:" + _FIELD_LABELS + r")(?:\s*(?:" + _FIELD_LABELS + r"|[(（]万?元[)）]))*\s*$")
+
+
+def org_name(text: str) -> str:
+    """An organisation as a header cell gives it, without a printed code (``[155]``, ``101-``)
+    or the next field's label run into the cell."""
+    text = _CODE_PREFIX_RE.sub("", (text or "").strip())
+    m = _NEXT_LABEL_RE.search(text)
+    if m:
+        return text[: m.start()].strip()
+    for t in _LABEL_TAIL_RE.finditer(text):
+        if t.start() >= 2:
+            return text[: t.start()].strip()
+    return text
 
 
 def _read_field(b: _TableBuilder, row: GridRow, file: str, body: list[Cell], i: int) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from indexer import classify, layout, prose
 from indexer.extract_text import rows_from_text
 from indexer.indicators import Columns, header_columns, parse_row, resolve_groups, section_rows
+from indexer.ingest import parse_file
 from indexer.model import SourceRef
 from tests.realworld_score import REALWORLD
 
@@ -257,3 +258,17 @@ def test_what_is_never_a_name():
         assert not _is_name(text), text
     for text in ("项目实际完成率", "资金使用说明", "数量指标", "2023年项目完工、投入使用"):
         assert _is_name(text), text
+
+
+def test_org_name_drops_printed_codes_and_a_run_in_label():
+    """Real header cells: anhui_suixi (`[155]濉溪县民政局 |`) and shanxi_jishan (single-space header)."""
+    from indexer.layout import org_name
+
+    assert org_name("[155]濉溪县民政局") == "濉溪县民政局"
+    assert org_name("稷山县医疗保障局 项目资金 年初预算数 (万元)") == "稷山县医疗保障局"
+    assert org_name("101-苏州市教育局") == "苏州市教育局"
+    assert org_name("临江市教育局") == "临江市教育局"
+    docs = {name: parse_file(REALWORLD / f"{name}.txt")
+            for name in ("anhui_suixi_minzheng_linshijiuzhu_2019", "shanxi_jishan_yibao_jiandanglika_2020")}
+    assert {t.unit for t in docs["anhui_suixi_minzheng_linshijiuzhu_2019"].tables} == {"濉溪县民政局"}
+    assert {t.unit for t in docs["shanxi_jishan_yibao_jiandanglika_2020"].tables} == {"稷山县医疗保障局"}
