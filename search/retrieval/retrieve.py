@@ -279,7 +279,7 @@ class HybridRetriever:
             names = self._names = {k: frozenset(v) for k, v in groups.items()}
         return names
 
-    def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None) -> set[int]:
+    def _bm25_matches(self, query: str, positions: Sequence[int], mask: np.ndarray | None = None) -> set[int]:
         """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's characters."""
         if not positions:
             return set()
@@ -287,17 +287,22 @@ class HybridRetriever:
         wanted = _query_chars(tokens)
         if not wanted:
             return set()
+        need = BM25_COVERAGE * len(wanted)
+        present = self._tokens_present(query, tokens, positions, mask)
+        return {int(p) for p, ts in zip(positions, present) if len(_query_chars(ts)) > need}
+
+    def _tokens_present(self, query: str, tokens: list[str], positions: Sequence[int],
+                        mask: np.ndarray | None) -> list[list[str]]:
+        """For each position, the query tokens among its BM25 terms (``mask``: allowed chunks)."""
         pos = np.asarray(positions, dtype=np.int64)
-        covered: list[set[str]] = [set() for _ in positions]
+        present: list[list[str]] = [[] for _ in positions]
         for t in tokens:
             s = self.bm25.scores([t])
             if mask is not None:
                 s = np.where(mask, s, np.float32(0))
-            chars = _query_chars([t])
             for j in np.flatnonzero(s[pos] > 0).tolist():
-                covered[j] |= chars
-        need = BM25_COVERAGE * len(wanted)
-        return {int(p) for p, c in zip(pos.tolist(), covered) if len(c) > need}
+                present[j].append(t)
+        return present
 
     def _exact_first(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """Rows whose indicator name is exactly the query come first (how others phrased *this*).

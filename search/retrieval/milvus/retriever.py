@@ -33,17 +33,14 @@ from search.retrieval.filters import Filters
 from search.retrieval.milvus.expr import filter_expr, needs_recheck
 from search.retrieval.milvus.store import MAX_LIMIT, Candidate, MilvusIndex
 from search.retrieval.retrieve import (
-    BM25_COVERAGE,
     HybridRetriever,
     QueryBatcher,
     RetrievalOptions,
     SearchResult,
     _encode_pool,
-    _query_chars,
     checked_queries,
     dense_floor,
 )
-from search.retrieval.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
@@ -132,26 +129,13 @@ class MilvusRetriever(HybridRetriever):
         rows = self.index.rows_at([c.pos for c in cands])
         return [c for c in cands if c.pos in rows and exact.matches(rows[c.pos].row or {})]
 
-    def _bm25_matches(self, query: str, positions: Sequence[int], mask=None) -> set[int]:  # type: ignore[override]
-        """Positions whose BM25 terms cover more than ``BM25_COVERAGE`` of the query's
-        characters, read from their stored sparse vectors."""
-        if not positions:
-            return set()
-        tokens = list(dict.fromkeys(tokenize(query, self.tokenizer)))
-        wanted = _query_chars(tokens)
-        if not wanted:
-            return set()
+    def _tokens_present(self, query: str, tokens: list[str], positions: Sequence[int],
+                        mask=None) -> list[list[str]]:
+        """For each position, the query tokens among its stored sparse vector's terms."""
         self.index.query_vector(query)  # fills the token -> id cache
         tids = {t: self.index._vocab_cache.get(t, (-1, 0))[0] for t in tokens}
         stored = self.index.sparse_of(positions)
-        need = BM25_COVERAGE * len(wanted)
-        out = set()
-        for p in positions:
-            present = stored.get(int(p), {})
-            covered = _query_chars([t for t in tokens if tids[t] in present])
-            if len(covered) > need:
-                out.add(int(p))
-        return out
+        return [[t for t in tokens if tids[t] in stored.get(int(p), {})] for p in positions]
 
     def search_many(self, queries: Sequence[str], top_k: int = 10, filters: Filters | None = None,
                     mode: str = "hybrid", fusion: str = "rrf", depth: int | None = None,
